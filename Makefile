@@ -1,0 +1,51 @@
+# Meegaan: `make run` and `make test` are the whole set-up (see README). `make bench` prints the
+# benchmark, its last line one JSON object.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 5000
+FLASK := $(BIN)/flask --app finder
+CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+
+.PHONY: run test bench install translations extract gazetteer chromium lint
+
+$(BIN)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(BIN)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+translations: $(COMPILED)
+
+run: install translations
+	$(FLASK) setup
+	$(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: install
+	$(BIN)/ruff check finder tests scripts migrations
+	$(BIN)/mypy
+
+test: install translations chromium lint
+	$(BIN)/pytest
+
+bench: install translations
+	$(FLASK) bench
+
+# Refresh the catalogs from the sources (then translate the new entries in every .po file).
+extract: install
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k N_ --no-location --sort-output -o translations/messages.pot finder
+	$(BIN)/pybabel update --quiet -i translations/messages.pot -d translations --no-fuzzy-matching
+
+# Rebuild data/gazetteer.csv from its sources (see data/README.md).
+gazetteer: install
+	$(BIN)/python -m pip install -q -c constraints.txt '.[gazetteer]'
+	$(BIN)/python scripts/build_gazetteer.py

@@ -1,0 +1,45 @@
+"""Meegaan: find low-threshold activities nearby and go there together the first times."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask
+from flask_babel import Babel
+from flask_compress import Compress
+
+from .config import ROOT, from_env
+from .db import Database
+
+babel = Babel()
+compress = Compress()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build a new app: settings, database, translations, security, blueprints and commands."""
+    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"))
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.update(from_env(app.instance_path))
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
+    app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LOCALE"]
+    if config:
+        app.config.update(config)
+
+    from .web import common
+
+    app.extensions["meegaan_db"] = Database(app.config["DATABASE_URL"])
+    app.teardown_appcontext(common.close_db)
+    babel.init_app(app, locale_selector=common.select_locale)
+    compress.init_app(app)
+
+    from . import cli, security
+    from .web import api, errors, public, templating
+
+    security.init_app(app)
+    templating.init_app(app)
+    errors.init_app(app)
+    app.register_blueprint(public.bp)
+    app.register_blueprint(api.bp)
+    cli.init_app(app)
+    return app

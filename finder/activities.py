@@ -1,0 +1,105 @@
+"""Activity upkeep: derived fields (cost tags, search text) and materialised occurrences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from . import taxonomy
+from .models import Activity, Occurrence
+from .schedule import expand, parse_exdates
+from .text import fold
+
+
+def derive_fields(activity: Activity, low_cost_max_eur: float) -> None:
+    """Keep the cost tags and the folded search text in step with what the organiser entered."""
+    cost_masks = taxonomy.tags_to_mask(["free", "pay_what_you_can", "low_cost"])
+    amount = float(activity.cost_amount) if activity.cost_amount is not None else None
+    derived = taxonomy.tags_to_mask(
+        taxonomy.cost_tags(activity.cost_type, amount, low_cost_max_eur)
+    )
+    activity.tags_mask = (activity.tags_mask & ~cost_masks) | derived
+    parts: list[str] = [
+        activity.title,
+        activity.summary,
+        activity.description,
+        activity.street,
+        activity.municipality,
+        activity.organisation.name if activity.organisation else "",
+    ]
+    for tr in activity.translations:
+        parts += [tr.title, tr.summary, tr.description]
+    activity.search_text = " " + fold(" ".join(p for p in parts if p)) + " "
+
+
+def refresh_occurrences(session: Session, activity: Activity, now_utc: datetime, weeks: int) -> int:
+    """Replace the activity's future sessions by those its schedule gives for the coming weeks.
+
+    Sessions already cancelled one by one stay cancelled. Returns the number of sessions stored.
+    """
+    if activity.id is None:
+        session.flush()
+    cancelled = set(
+        session.scalars(
+            select(Occurrence.starts_at).where(
+                Occurrence.activity_id == activity.id, Occurrence.cancelled.is_(True)
+            )
+        )
+    )
+    session.execute(
+        delete(Occurrence).where(
+            Occurrence.activity_id == activity.id, Occurrence.ends_at > now_utc
+        )
+    )
+    if activity.status != "published":
+        return 0
+    sessions = expand(
+        activity.rrule,
+        activity.dtstart_local,
+        activity.duration_minutes,
+        parse_exdates(activity.exdates),
+        now_utc,
+        now_utc + timedelta(weeks=weeks),
+    )
+    session.add_all(
+        Occurrence(
+            activity_id=activity.id,
+            starts_at=s.starts_at,
+            ends_at=s.ends_at,
+            cancelled=s.starts_at in cancelled,
+        )
+        for s in sessions
+    )
+    return len(sessions)
+
+
+def refresh_all(session: Session, now_utc: datetime, weeks: int) -> int:
+    """Refresh every published activity's sessions (the nightly CLI command)."""
+    total = 0
+    for activity in session.scalars(select(Activity).where(Activity.status == "published")):
+        total += refresh_occurrences(session, activity, now_utc, weeks)
+    return total
+
+
+def translation_for(activity: Activity, locales: Iterable[str]) -> dict[str, str] | None:
+    """The activity's texts in the first wanted locale it has, or None for the original."""
+    wanted = list(locales)
+    if activity.original_locale in wanted[:1]:
+        return None
+    by_locale = {t.locale: t for t in activity.translations}
+    for loc in wanted:
+        if loc == activity.original_locale:
+            return None
+        tr = by_locale.get(loc)
+        if tr:
+            return {
+                "locale": tr.locale,
+                "title": tr.title,
+                "summary": tr.summary or activity.summary,
+                "description": tr.description or activity.description,
+                "welcome_instructions": tr.welcome_instructions or activity.welcome_instructions,
+            }
+    return None

@@ -1,0 +1,84 @@
+"""Commands: `flask --app finder setup | db-upgrade | demo-load | occurrences-refresh | bench`."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+
+from . import activities, db, demo
+from .web.common import now_utc
+
+
+def _database() -> db.Database:
+    database: db.Database = current_app.extensions["meegaan_db"]
+    return database
+
+
+def _upgrade() -> None:
+    db.upgrade(_database().url)
+
+
+def _load_demo_if_empty() -> int:
+    cfg = current_app.config
+    with _database().session() as session, session.begin():
+        if not demo.is_empty(session):
+            return 0
+        return demo.load_demo(session, now_utc(), cfg["OCCURRENCE_WEEKS"], cfg["LOW_COST_MAX_EUR"])
+
+
+@click.command("db-upgrade")
+def db_upgrade_command() -> None:
+    """Bring the database schema to the newest migration."""
+    _upgrade()
+    click.echo("database schema is up to date")
+
+
+@click.command("demo-load")
+def demo_load_command() -> None:
+    """Load the demo activities when the database has none."""
+    count = _load_demo_if_empty()
+    click.echo(f"loaded {count} demo activities" if count else "database not empty: demo skipped")
+
+
+@click.command("setup")
+def setup_command() -> None:
+    """Migrate, load the demo data into an empty database and refresh the coming sessions."""
+    _upgrade()
+    count = _load_demo_if_empty()
+    if count:
+        click.echo(f"loaded {count} demo activities")
+    _refresh()
+
+
+def _refresh() -> int:
+    with _database().session() as session, session.begin():
+        total = activities.refresh_all(session, now_utc(), current_app.config["OCCURRENCE_WEEKS"])
+    click.echo(f"{total} sessions in the coming {current_app.config['OCCURRENCE_WEEKS']} weeks")
+    return total
+
+
+@click.command("occurrences-refresh")
+def occurrences_refresh_command() -> None:
+    """Materialise every published activity's sessions for the coming weeks (run nightly)."""
+    _refresh()
+
+
+@click.command("bench")
+@click.option("--sizes", default="10000,100000", help="Numbers of synthetic activities.")
+@click.option("--queries", default=200, help="Searches per size.")
+def bench_command(sizes: str, queries: int) -> None:
+    """Time the search on synthetic data; prints one JSON line last."""
+    from .bench import run
+
+    run([int(s) for s in sizes.split(",")], queries)
+
+
+def init_app(app: Flask) -> None:
+    for command in (
+        db_upgrade_command,
+        demo_load_command,
+        setup_command,
+        occurrences_refresh_command,
+        bench_command,
+    ):
+        app.cli.add_command(command)

@@ -1,0 +1,175 @@
+"""Places: the offline gazetteer of Belgian postcodes, distances and bounding boxes."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import math
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from geopy.distance import great_circle
+
+from .text import fold
+
+GAZETTEER_CSV = Path(__file__).resolve().parent.parent / "data" / "gazetteer.csv"
+KM_PER_DEGREE_LAT = 111.32
+_POSTCODE = re.compile(r"^\d{4}$")
+# Common short forms people type: "St-Niklaas", "St. Truiden".
+_ABBREVIATIONS = {"st": "sint", "ste": "sainte"}
+
+
+@dataclass(frozen=True)
+class Place:
+    name: str
+    postcode: str | None
+    lat: float
+    lon: float
+    municipality_nl: str = ""
+    municipality_fr: str = ""
+
+
+@dataclass(frozen=True)
+class PostcodeEntry:
+    postcode: str
+    municipality_nl: str
+    municipality_fr: str
+    region: str
+    names: tuple[str, ...]
+    lat: float
+    lon: float
+
+
+class UnknownPlace(ValueError):
+    def __init__(self, text: str, suggestions: list[str]) -> None:
+        super().__init__(text)
+        self.text = text
+        self.suggestions = suggestions
+
+
+class Gazetteer:
+    def __init__(self, entries: list[PostcodeEntry]) -> None:
+        self.entries = entries
+        self.by_postcode = {e.postcode: e for e in entries}
+        # folded name -> (position of the name in the entry, postcode, display name)
+        self._by_name: dict[str, list[tuple[int, str, str]]] = {}
+        for e in entries:
+            for pos, name in enumerate(e.names):
+                self._by_name.setdefault(fold(name), []).append((pos, e.postcode, name))
+
+    @classmethod
+    def load(cls, path: Path = GAZETTEER_CSV) -> Gazetteer:
+        with path.open(encoding="utf-8") as fh:
+            entries = [
+                PostcodeEntry(
+                    postcode=row["postcode"],
+                    municipality_nl=row["municipality_nl"],
+                    municipality_fr=row["municipality_fr"],
+                    region=row["region"],
+                    names=tuple(row["names"].split("|")),
+                    lat=float(row["lat"]),
+                    lon=float(row["lon"]),
+                )
+                for row in csv.DictReader(fh)
+            ]
+        return cls(entries)
+
+    def _place(self, entry: PostcodeEntry, name: str | None = None) -> Place:
+        return Place(
+            name=name or entry.municipality_nl,
+            postcode=entry.postcode,
+            lat=entry.lat,
+            lon=entry.lon,
+            municipality_nl=entry.municipality_nl,
+            municipality_fr=entry.municipality_fr,
+        )
+
+    def resolve(self, text: str) -> Place:
+        """A postcode or a (sub-)municipality name in Dutch or French; raises UnknownPlace."""
+        cleaned = text.strip()
+        if _POSTCODE.match(cleaned):
+            entry = self.by_postcode.get(cleaned)
+            if entry is None:
+                raise UnknownPlace(cleaned, self._postcode_suggestions(cleaned))
+            return self._place(entry)
+        key = self._key(cleaned)
+        candidates = self._by_name.get(key)
+        if not candidates:
+            raise UnknownPlace(cleaned, self.suggest(cleaned))
+        # The place a name is first of (Gent for 9000, not for 9030 Mariakerke), lowest postcode.
+        _pos, postcode, name = min(candidates)
+        return self._place(self.by_postcode[postcode], name)
+
+    @staticmethod
+    def _key(text: str) -> str:
+        words = fold(text).split()
+        return " ".join(_ABBREVIATIONS.get(w, w) for w in words)
+
+    def suggest(self, text: str, limit: int = 5) -> list[str]:
+        key = self._key(text)
+        if not key:
+            return []
+        names = self.display_names()
+        folded = {fold(n): n for n in names}
+        matches = [folded[k] for k in difflib.get_close_matches(key, folded, n=limit, cutoff=0.7)]
+        for k, name in sorted(folded.items()):
+            if len(matches) >= limit:
+                break
+            if k.startswith(key) and name not in matches:
+                matches.append(name)
+        return matches
+
+    def _postcode_suggestions(self, code: str) -> list[str]:
+        near = sorted(self.by_postcode, key=lambda pc: abs(int(pc) - int(code)))[:3]
+        return [f"{pc} {self.by_postcode[pc].municipality_nl}" for pc in sorted(near)]
+
+    def nearest(self, lat: float, lon: float) -> PostcodeEntry:
+        return min(self.entries, key=lambda e: (e.lat - lat) ** 2 + ((e.lon - lon) * 0.63) ** 2)
+
+    def at(self, lat: float, lon: float) -> Place:
+        """A place for coordinates from the browser, named after the nearest postcode."""
+        entry = self.nearest(lat, lon)
+        return Place(
+            name=entry.municipality_nl,
+            postcode=None,
+            lat=lat,
+            lon=lon,
+            municipality_nl=entry.municipality_nl,
+            municipality_fr=entry.municipality_fr,
+        )
+
+    @lru_cache(maxsize=1)  # noqa: B019 - one gazetteer per process
+    def display_names(self) -> tuple[str, ...]:
+        """Every municipality and sub-municipality name once, sorted, for autocompletion."""
+        seen: dict[str, str] = {}
+        for e in self.entries:
+            for name in e.names:
+                seen.setdefault(fold(name), name)
+        return tuple(sorted(seen.values(), key=fold))
+
+    @lru_cache(maxsize=1)  # noqa: B019
+    def municipality_names(self) -> tuple[str, ...]:
+        """Municipality names in Dutch and French (Brussels both), for the where field's list."""
+        seen: dict[str, str] = {}
+        for e in self.entries:
+            for name in (e.municipality_nl, e.municipality_fr):
+                seen.setdefault(fold(name), name)
+        return tuple(sorted(seen.values(), key=fold))
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    return Gazetteer.load()
+
+
+def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
+    """(min_lat, max_lat, min_lon, max_lon) of a square that contains the circle."""
+    dlat = radius_km / KM_PER_DEGREE_LAT
+    dlon = radius_km / (KM_PER_DEGREE_LAT * max(math.cos(math.radians(lat)), 0.01))
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
+
+
+def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    return float(great_circle((lat1, lon1), (lat2, lon2)).km)

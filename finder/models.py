@@ -1,0 +1,140 @@
+"""Typed SQLAlchemy 2 models of DESIGN §4: organisations, activities and their occurrences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base
+
+ACTIVITY_STATUSES = ("draft", "pending", "published", "paused", "archived")
+LOCATION_PRECISIONS = ("exact", "postcode", "municipality")
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(50), default="community_centre")
+    contact_email: Mapped[str | None] = mapped_column(String(254))
+    contact_phone: Mapped[str | None] = mapped_column(String(40))
+    website: Mapped[str | None] = mapped_column(String(300))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+    activities: Mapped[list[Activity]] = relationship(back_populates="organisation")
+
+
+class Activity(Base):
+    """A recurring or one-off low-threshold activity at a place.
+
+    Times are stored as naive UTC; the schedule (`rrule`, `dtstart_local`) is wall-clock time in
+    Europe/Brussels so that "every Wednesday 14:00" stays 14:00 across daylight saving.
+    """
+
+    __tablename__ = "activity"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('draft','pending','published','paused','archived')", name="status_known"
+        ),
+        CheckConstraint(
+            "location_precision IN ('exact','postcode','municipality')", name="precision_known"
+        ),
+        CheckConstraint(
+            "cost_type IN ('free','pay_what_you_can','amount')", name="cost_type_known"
+        ),
+        # Search prefilter: published activities in a latitude band; longitude read from the index.
+        Index("ix_activity_search_box", "status", "lat", "lon"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), index=True)
+    category: Mapped[str] = mapped_column(String(32))
+    original_locale: Mapped[str] = mapped_column(String(8), default="nl")
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    welcome_instructions: Mapped[str] = mapped_column(Text, default="")
+    street: Mapped[str] = mapped_column(String(200), default="")
+    postcode: Mapped[str] = mapped_column(String(4))
+    municipality: Mapped[str] = mapped_column(String(100))
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    location_precision: Mapped[str] = mapped_column(String(16), default="exact")
+    rrule: Mapped[str | None] = mapped_column(Text)  # RFC 5545 RRULE; NULL for a one-off
+    dtstart_local: Mapped[datetime] = mapped_column(DateTime)  # first session, Europe/Brussels
+    duration_minutes: Mapped[int] = mapped_column(Integer, default=120)
+    exdates: Mapped[str] = mapped_column(Text, default="")  # ISO dates, comma-separated
+    cost_type: Mapped[str] = mapped_column(String(20), default="free")
+    cost_amount: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
+    cost_note: Mapped[str] = mapped_column(String(300), default="")
+    tags_mask: Mapped[int] = mapped_column(Integer, default=0)
+    languages: Mapped[str] = mapped_column(String(200), default=",nl,")  # ",nl,ar," for LIKE
+    professional_contact: Mapped[str] = mapped_column(String(300), default="")
+    referral_capacity: Mapped[int] = mapped_column(Integer, default=2)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    last_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # folded title, summary, place …
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    organisation: Mapped[Organisation] = relationship(back_populates="activities")
+    translations: Mapped[list[ActivityTranslation]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan"
+    )
+    occurrences: Mapped[list[Occurrence]] = relationship(
+        back_populates="activity", cascade="all, delete-orphan", order_by="Occurrence.starts_at"
+    )
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [c for c in self.languages.split(",") if c]
+
+
+class ActivityTranslation(Base):
+    __tablename__ = "activity_translation"
+    __table_args__ = (UniqueConstraint("activity_id", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(String(8))
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    welcome_instructions: Mapped[str] = mapped_column(Text, default="")
+
+    activity: Mapped[Activity] = relationship(back_populates="translations")
+
+
+class Occurrence(Base):
+    """One dated session, materialised from the schedule so that date filters are range queries."""
+
+    __tablename__ = "occurrence"
+    __table_args__ = (
+        Index("ix_occurrence_activity_start", "activity_id", "starts_at"),
+        Index("ix_occurrence_start", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    ends_at: Mapped[datetime] = mapped_column(DateTime)  # naive UTC
+    cancelled: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    activity: Mapped[Activity] = relationship(back_populates="occurrences")

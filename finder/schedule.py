@@ -1,0 +1,107 @@
+"""Schedules: RRULE expansion in Europe/Brussels wall-clock time, exceptions, and occurrences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from dateutil.rrule import rrulestr
+
+TZ = ZoneInfo("Europe/Brussels")
+
+
+@dataclass(frozen=True)
+class Session:
+    starts_at: datetime  # naive UTC, as stored
+    ends_at: datetime
+
+
+def to_utc_naive(local: datetime) -> datetime:
+    """A Brussels wall-clock time (naive or aware) as naive UTC."""
+    aware = local if local.tzinfo else local.replace(tzinfo=TZ)
+    return aware.astimezone(UTC).replace(tzinfo=None)
+
+
+def to_local(utc_naive: datetime) -> datetime:
+    return utc_naive.replace(tzinfo=UTC).astimezone(TZ)
+
+
+def parse_exdates(text: str) -> set[date]:
+    return {date.fromisoformat(x.strip()) for x in text.split(",") if x.strip()}
+
+
+def expand(
+    rrule: str | None,
+    dtstart_local: datetime,
+    duration_minutes: int,
+    exdates: Iterable[date],
+    window_start: datetime,
+    window_end: datetime,
+) -> list[Session]:
+    """The sessions that end after window_start and start before window_end (both naive UTC).
+
+    The rule runs in Brussels wall-clock time, so a 14:00 session stays at 14:00 local time on
+    both sides of a daylight-saving change.
+    """
+    start = dtstart_local.replace(tzinfo=TZ)
+    length = timedelta(minutes=duration_minutes)
+    skip = set(exdates)
+    if rrule:
+        rule = rrulestr(rrule, dtstart=start)
+        lo = (window_start - length).replace(tzinfo=UTC).astimezone(TZ)
+        hi = window_end.replace(tzinfo=UTC).astimezone(TZ)
+        starts = rule.between(lo, hi, inc=True)
+    else:
+        starts = [start]
+    sessions = []
+    for local_start in starts:
+        # dateutil keeps the tzinfo and wall-clock fields; normalise to get the right offset.
+        local_start = local_start.replace(tzinfo=TZ)
+        if local_start.date() in skip:
+            continue
+        begins = to_utc_naive(local_start)
+        ends = to_utc_naive(local_start + length)
+        if ends > window_start and begins < window_end:
+            sessions.append(Session(begins, ends))
+    return sessions
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime  # naive UTC
+    end: datetime
+
+
+def when_window(when: str, now_utc: datetime, horizon_weeks: int) -> Window:
+    """The time window of a `when` choice (DESIGN §7), in naive UTC, computed in Brussels time."""
+    local_now = to_local(now_utc)
+    midnight = datetime.combine(local_now.date(), time(0), tzinfo=TZ)
+    horizon = now_utc + timedelta(weeks=horizon_weeks)
+    if when == "today":
+        end = to_utc_naive(midnight + timedelta(days=1))
+        return Window(now_utc, end)
+    if when == "week":
+        return Window(now_utc, to_utc_naive(midnight + timedelta(days=7)))
+    if when == "weekend":
+        weekday = local_now.weekday()  # Monday 0 … Sunday 6
+        if weekday >= 5:
+            start = now_utc
+            monday = midnight + timedelta(days=7 - weekday)
+        else:
+            start = to_utc_naive(midnight + timedelta(days=5 - weekday))
+            monday = midnight + timedelta(days=7 - weekday)
+        return Window(start, to_utc_naive(monday))
+    return Window(now_utc, horizon)
+
+
+def weekday_summary(rrule: str | None) -> str | None:
+    """The FREQ of a rule (WEEKLY, MONTHLY …) for plain-words descriptions in the web layer."""
+    if not rrule:
+        return None
+    for part in rrule.replace("RRULE:", "").split(";"):
+        key, _, value = part.partition("=")
+        if key == "FREQ":
+            return value
+    return None

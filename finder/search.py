@@ -1,0 +1,204 @@
+"""Search (DESIGN §5): a typed query in, ranked activities out.
+
+The only place that knows how search works, used alike by the HTML pages, the JSON API
+and the benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session, aliased, selectinload
+
+from . import taxonomy
+from .geo import Place, bounding_box, distance_km
+from .models import Activity, Occurrence
+from .schedule import when_window
+from .text import fold
+
+ORDERS = ("soonest", "nearest")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    place: Place
+    radius_km: float = 5.0
+    when: str = "any"
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    lang_spoken: str | None = None
+    q: str | None = None
+    order: str = "soonest"
+    page: int = 1
+    per_page: int = 20
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """Tunables of search, from the app's configuration (or the benchmark's)."""
+
+    min_results: int = 3
+    widen_steps_km: tuple[float, ...] = (10.0, 20.0, 50.0)
+    horizon_weeks: int = 8
+    next_per_result: int = 3
+
+
+@dataclass
+class Hit:
+    activity: Activity
+    distance_km: float
+    next_sessions: list[Occurrence] = field(default_factory=list)
+
+
+@dataclass
+class SearchResult:
+    query: SearchQuery
+    hits: list[Hit]
+    count: int
+    radius_km: float
+    widened_to_km: float | None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.count // self.query.per_page))
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _candidates(
+    session: Session, query: SearchQuery, radius_km: float, start: datetime, end: datetime
+) -> list[tuple[int, float, datetime]]:
+    """(id, distance, next start) of every match within the radius, unsorted."""
+    min_lat, max_lat, min_lon, max_lon = bounding_box(query.place.lat, query.place.lon, radius_km)
+    next_start = (
+        select(func.min(Occurrence.starts_at))
+        .where(
+            Occurrence.activity_id == Activity.id,
+            Occurrence.starts_at < end,
+            Occurrence.ends_at > start,
+            Occurrence.cancelled.is_(False),
+        )
+        .correlate(Activity)
+        .scalar_subquery()
+        .label("next_start")
+    )
+    stmt = select(Activity.id, Activity.lat, Activity.lon, next_start).where(
+        Activity.status == "published",
+        Activity.lat.between(min_lat, max_lat),
+        Activity.lon.between(min_lon, max_lon),
+    )
+    if query.category:
+        stmt = stmt.where(Activity.category == query.category)
+    if query.tags:
+        mask = taxonomy.tags_to_mask(query.tags)
+        stmt = stmt.where(Activity.tags_mask.op("&")(mask) == mask)
+    if query.lang_spoken:
+        stmt = stmt.where(
+            Activity.languages.like(f"%,{_escape_like(query.lang_spoken)},%", escape="\\")
+        )
+    if query.q:
+        for term in fold(query.q).split():
+            stmt = stmt.where(Activity.search_text.like(f"%{_escape_like(term)}%", escape="\\"))
+    lat0, lon0 = query.place.lat, query.place.lon
+    found = []
+    for activity_id, lat, lon, starts in session.execute(stmt):
+        if starts is None:
+            continue
+        dist = distance_km(lat0, lon0, lat, lon)
+        if dist <= radius_km:
+            found.append((activity_id, dist, starts))
+    return found
+
+
+def search(
+    session: Session, query: SearchQuery, now_utc: datetime, settings: SearchSettings
+) -> SearchResult:
+    """Find activities per DESIGN §5, widening the radius when fewer than `min_results` match."""
+    window = when_window(query.when, now_utc, settings.horizon_weeks)
+    radius = query.radius_km
+    found = _candidates(session, query, radius, window.start, window.end)
+    widened: float | None = None
+    if len(found) < settings.min_results:
+        for step in settings.widen_steps_km:
+            if step <= radius:
+                continue
+            found = _candidates(session, query, step, window.start, window.end)
+            widened = step
+            if len(found) >= settings.min_results:
+                break
+    if query.order == "nearest":
+        found.sort(key=lambda r: (r[1], r[2], r[0]))
+    else:
+        found.sort(key=lambda r: (r[2], r[1], r[0]))
+    offset = (query.page - 1) * query.per_page
+    page = found[offset : offset + query.per_page]
+    hits = load_hits(session, page, window.start, window.end, settings.next_per_result)
+    return SearchResult(query, hits, len(found), radius, widened)
+
+
+def load_hits(
+    session: Session,
+    rows: list[tuple[int, float, datetime]],
+    start: datetime,
+    end: datetime,
+    next_per_result: int,
+) -> list[Hit]:
+    """Full activities for one page of results, each with its next sessions in the window."""
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    activities = {
+        a.id: a
+        for a in session.scalars(
+            select(Activity)
+            .where(Activity.id.in_(ids))
+            .options(selectinload(Activity.organisation), selectinload(Activity.translations))
+        )
+    }
+    ranked = (
+        select(
+            Occurrence,
+            func.row_number()
+            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
+            .label("rank"),
+        )
+        .where(
+            Occurrence.activity_id.in_(ids),
+            Occurrence.ends_at > start,
+            Occurrence.starts_at < end,
+            Occurrence.cancelled.is_(False),
+        )
+        .subquery()
+    )
+
+    occ = aliased(Occurrence, ranked)
+    sessions: dict[int, list[Occurrence]] = {i: [] for i in ids}
+    for o in session.scalars(
+        select(occ).where(ranked.c.rank <= next_per_result).order_by(occ.starts_at)
+    ):
+        sessions[o.activity_id].append(o)
+    return [Hit(activities[i], d, sessions[i]) for i, d, _ in rows if i in activities]
+
+
+def next_sessions(
+    session: Session, activity_id: int, now_utc: datetime, limit: int
+) -> list[Occurrence]:
+    """The activity's next sessions that have not ended yet."""
+    return list(
+        session.scalars(
+            select(Occurrence)
+            .where(
+                and_(
+                    Occurrence.activity_id == activity_id,
+                    Occurrence.ends_at > now_utc,
+                    Occurrence.cancelled.is_(False),
+                )
+            )
+            .order_by(Occurrence.starts_at)
+            .limit(limit)
+        )
+    )

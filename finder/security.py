@@ -1,0 +1,67 @@
+"""Security headers: a strict Content-Security-Policy with a per-request nonce, and friends."""
+
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, Response, current_app, g, request
+
+
+def csp_nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    nonce: str = g.csp_nonce
+    return nonce
+
+
+def _tile_origin(tile_url: str) -> str:
+    parts = urlsplit(tile_url.replace("{s}", "a"))
+    if not parts.scheme:
+        return ""
+    host = parts.hostname or ""
+    if "{s}" in tile_url:
+        host = "*." + host.split(".", 1)[1] if "." in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def content_security_policy(nonce: str, tile_url: str) -> str:
+    tiles = _tile_origin(tile_url)
+    return "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            "style-src 'self'",
+            f"img-src 'self' data: {tiles}".strip(),
+            "connect-src 'self'",
+            "font-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "form-action 'self'",
+        ]
+    )
+
+
+def _headers(response: Response) -> Response:
+    h = response.headers
+    h.setdefault(
+        "Content-Security-Policy",
+        content_security_policy(csp_nonce(), current_app.config["MAP_TILE_URL"]),
+    )
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault(
+        "Permissions-Policy", "geolocation=(self), camera=(), microphone=(), payment=(), usb=()"
+    )
+    if request.is_secure:
+        h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(_headers)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -1,0 +1,63 @@
+"""What every blueprint shares: the request's database session, locale, clock and settings."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import current_app, g, request
+from flask_babel import get_locale
+from sqlalchemy.orm import Session
+
+from ..db import Database
+from ..search import SearchSettings
+
+LANG_COOKIE = "lang"
+
+
+def db() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "db" not in g:
+        database: Database = current_app.extensions["meegaan_db"]
+        g.db = database.session()
+    session: Session = g.db
+    return session
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def now_utc() -> datetime:
+    """The current time as naive UTC; tests may pin it with the NOW setting."""
+    pinned = current_app.config.get("NOW")
+    if pinned is not None:
+        return pinned
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def locale_code() -> str:
+    return str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+
+
+def select_locale() -> str:
+    """?lang= first (shared links keep their language), then the cookie, Accept-Language, Dutch."""
+    languages = current_app.config["LANGUAGES"]
+    asked = request.args.get("lang", "")
+    if asked in languages:
+        return asked
+    cookie = request.cookies.get(LANG_COOKIE, "")
+    if cookie in languages:
+        return cookie
+    best = request.accept_languages.best_match(languages)
+    return best or current_app.config["DEFAULT_LOCALE"]
+
+
+def search_settings() -> SearchSettings:
+    cfg = current_app.config
+    return SearchSettings(
+        min_results=cfg["MIN_RESULTS"],
+        widen_steps_km=tuple(cfg["WIDEN_STEPS_KM"]),
+        horizon_weeks=cfg["OCCURRENCE_WEEKS"],
+    )

@@ -1,0 +1,37 @@
+"""Friendly error pages in the visitor's language; JSON errors under /api/."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask, Response, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException
+
+from .api import error_response
+
+MESSAGES: dict[int, tuple[str, Callable[[], str]]] = {
+    400: ("bad_request", lambda: _("Something in the address of this page is not right.")),
+    404: (
+        "not_found",
+        lambda: _("We cannot find this page. Maybe the activity is no longer listed."),
+    ),
+    405: ("method_not_allowed", lambda: _("This action is not possible here.")),
+    500: (
+        "server_error",
+        lambda: _("Something went wrong on our side. Please try again in a moment."),
+    ),
+}
+
+
+def _handle(exc: Exception) -> Response | tuple[str, int]:
+    status = exc.code if isinstance(exc, HTTPException) and exc.code else 500
+    code, message = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
+    if request.path.startswith("/api/"):
+        return error_response(status, code, message())
+    return render_template("error.html", status=status, message=message()), status
+
+
+def init_app(app: Flask) -> None:
+    for status in (400, 404, 405, 500):
+        app.register_error_handler(status, _handle)

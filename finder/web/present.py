@@ -1,0 +1,137 @@
+"""How activities look to a family: their language, dates in plain words, cost, JSON shape."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency, format_decimal
+from flask import url_for
+from flask_babel import gettext as _
+
+from .. import taxonomy
+from ..activities import translation_for
+from ..geo import Place
+from ..models import Activity, Occurrence
+from ..schedule import to_local
+from ..text import fold
+from .common import locale_code, now_utc
+
+
+def slugify(title: str) -> str:
+    return re.sub(r"\s+", "-", fold(title))[:60].strip("-") or "activity"
+
+
+def activity_url(activity: Activity, external: bool = False) -> str:
+    return url_for(
+        "public.detail", activity_id=activity.id, slug=slugify(activity.title), _external=external
+    )
+
+
+def texts(activity: Activity) -> dict[str, Any]:
+    """Title, summary, description and welcome in the visitor's language when there is one.
+
+    `lang` is the language the texts are in, for the `lang` attribute and the "in Dutch" label.
+    """
+    locale = locale_code()
+    tr = translation_for(activity, [locale])
+    if tr:
+        return {**tr, "lang": tr["locale"], "translated": True}
+    return {
+        "title": activity.title,
+        "summary": activity.summary,
+        "description": activity.description,
+        "welcome_instructions": activity.welcome_instructions,
+        "lang": activity.original_locale,
+        "translated": False,
+    }
+
+
+def language_name(code: str) -> str:
+    return taxonomy.LANGUAGES.get(code, code)
+
+
+def place_name(place: Place) -> str:
+    if locale_code() == "fr" and place.municipality_fr and place.name == place.municipality_nl:
+        return place.municipality_fr
+    return place.name
+
+
+def day_words(moment: datetime) -> str:
+    """'Today', 'Tomorrow' or 'Wednesday 4 December' for a naive-UTC moment."""
+    local = to_local(moment)
+    today = to_local(now_utc()).date()
+    if local.date() == today:
+        return _("Today")
+    if local.date() == today + timedelta(days=1):
+        return _("Tomorrow")
+    return format_date(local.date(), "EEEE d MMMM", locale=locale_code())
+
+
+def session_words(occ: Occurrence) -> str:
+    """'Wednesday 4 December, 14:00–16:00'."""
+    locale = locale_code()
+    start, end = to_local(occ.starts_at), to_local(occ.ends_at)
+    return _(
+        "%(day)s, %(start)s–%(end)s",
+        day=day_words(occ.starts_at),
+        start=format_time(start, "HH:mm", locale=locale),
+        end=format_time(end, "HH:mm", locale=locale),
+    )
+
+
+def cost_words(activity: Activity) -> str:
+    if activity.cost_type == "free":
+        return _("Free")
+    if activity.cost_type == "pay_what_you_can":
+        return _("Pay what you can")
+    amount = activity.cost_amount or 0
+    return format_currency(amount, "EUR", locale=locale_code())
+
+
+def distance_words(km: float) -> str:
+    if km < 1:
+        return _("%(metres)s m", metres=format_decimal(round(km * 1000, -1), locale=locale_code()))
+    return _("%(km)s km", km=format_decimal(round(km, 1), format="#,##0.0", locale=locale_code()))
+
+
+def tag_slugs(activity: Activity) -> list[str]:
+    return taxonomy.mask_to_tags(activity.tags_mask)
+
+
+def iso(moment: datetime) -> str:
+    return to_local(moment).isoformat(timespec="seconds")
+
+
+def result_json(
+    activity: Activity, distance_km: float | None, sessions: list[Occurrence]
+) -> dict[str, Any]:
+    """One result in the JSON contract of DESIGN §7."""
+    t = texts(activity)
+    return {
+        "id": activity.id,
+        "url": activity_url(activity, external=True),
+        "title": t["title"],
+        "summary": t["summary"],
+        "text_language": t["lang"],
+        "category": activity.category,
+        "tags": tag_slugs(activity),
+        "cost": {
+            "type": activity.cost_type,
+            "amount_eur": float(activity.cost_amount) if activity.cost_amount is not None else None,
+            "note": activity.cost_note or None,
+        },
+        "languages": activity.language_codes,
+        "address": {
+            "street": activity.street,
+            "postcode": activity.postcode,
+            "municipality": activity.municipality,
+        },
+        "lat": activity.lat,
+        "lon": activity.lon,
+        "distance_km": round(distance_km, 2) if distance_km is not None else None,
+        "next": [{"start": iso(s.starts_at), "end": iso(s.ends_at)} for s in sessions],
+        "organisation": {"id": activity.organisation.id, "name": activity.organisation.name},
+    }

@@ -1,0 +1,145 @@
+"""The families' pages: home, results (list then map), activity detail and its calendar file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .. import taxonomy
+from ..ics import activity_calendar
+from ..mapview import MapPoint, build_map
+from ..models import Activity
+from ..search import SearchResult, next_sessions, search
+from .common import db, now_utc, search_settings
+from .params import parse_search
+from .present import activity_url, distance_words, session_words, texts
+
+bp = Blueprint("public", __name__)
+
+DETAIL_SESSIONS = 5
+
+
+@bp.get("/")
+def home() -> str:
+    return render_template("home.html", values={"when": "any", "tags": []})
+
+
+def _map_for(result: SearchResult) -> Any:
+    cfg = current_app.config
+    hits = result.hits[: cfg["MAP_MAX_MARKERS"]]
+    if not hits:
+        return None
+    points = [
+        MapPoint(
+            lat=h.activity.lat,
+            lon=h.activity.lon,
+            title=texts(h.activity)["title"],
+            url=activity_url(h.activity),
+            detail=" · ".join(
+                x
+                for x in (
+                    session_words(h.next_sessions[0]) if h.next_sessions else "",
+                    distance_words(h.distance_km),
+                )
+                if x
+            ),
+        )
+        for h in hits
+    ]
+    place = result.query.place
+    return build_map(
+        points,
+        (place.lat, place.lon),
+        cfg["MAP_TILE_URL"],
+        cfg["MAP_TILE_ATTRIBUTION"],
+        home=(place.lat, place.lon),
+    )
+
+
+@bp.get("/activities")
+def results() -> tuple[str, int]:
+    parsed = parse_search(request.args)
+    if parsed.query is None:
+        return render_template(
+            "results.html", result=None, errors=parsed.errors, values=parsed.values, fmap=None
+        ), 400
+    result = search(db(), parsed.query, now_utc(), search_settings())
+    return render_template(
+        "results.html", result=result, errors=[], values=parsed.values, fmap=_map_for(result)
+    ), 200
+
+
+def _published(activity_id: int) -> Activity:
+    activity = db().scalar(
+        select(Activity)
+        .where(Activity.id == activity_id, Activity.status == "published")
+        .options(selectinload(Activity.organisation), selectinload(Activity.translations))
+    )
+    if activity is None:
+        abort(404)
+    return activity
+
+
+@bp.get("/activities/<int:activity_id>")
+@bp.get("/activities/<int:activity_id>-<slug>")
+def detail(activity_id: int, slug: str | None = None) -> str:
+    activity = _published(activity_id)
+    sessions = next_sessions(db(), activity.id, now_utc(), DETAIL_SESSIONS)
+    share_url = activity_url(activity, external=True)
+    return render_template(
+        "detail.html",
+        activity=activity,
+        t=texts(activity),
+        sessions=sessions,
+        share_url=share_url,
+        taxonomy=taxonomy,
+    )
+
+
+@bp.get("/activities/<int:activity_id>.ics")
+def calendar(activity_id: int) -> Response:
+    activity = _published(activity_id)
+    sessions = next_sessions(db(), activity.id, now_utc(), 20)
+    t = texts(activity)
+    location = ", ".join(
+        x for x in (activity.street, f"{activity.postcode} {activity.municipality}") if x
+    )
+    description = "\n\n".join(
+        x
+        for x in (
+            t["summary"],
+            t["welcome_instructions"],
+            _("Organised by %(name)s", name=activity.organisation.name),
+        )
+        if x
+    )
+    body = activity_calendar(
+        activity,
+        sessions,
+        t["title"],
+        description,
+        location,
+        activity_url(activity, external=True),
+        now_utc(),
+        request.host,
+    )
+    filename = f"meegaan-{activity.id}.ics"
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.app_template_global("search_url")
+def search_url(values: dict[str, Any], **changes: Any) -> str:
+    """The results URL of this search with some parameters changed (paging, fewer filters)."""
+    params = {k: v for k, v in values.items() if v not in ("", None, [])}
+    if "tags" in params:
+        params["tag"] = params.pop("tags")
+    params.update(changes)
+    return url_for("public.results", **{k: v for k, v in params.items() if v not in ("", None)})

@@ -1,0 +1,117 @@
+"""Template helpers: fingerprinted assets, the language cookie, links that keep the language."""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, Response, current_app, request
+from flask_babel import gettext as _
+
+from .. import taxonomy
+from ..geo import gazetteer
+from ..text import fold
+from .common import LANG_COOKIE, locale_code
+from .present import (
+    activity_url,
+    cost_words,
+    distance_words,
+    language_name,
+    place_name,
+    session_words,
+    tag_slugs,
+    texts,
+)
+
+RTL_LOCALES = {"ar", "fa", "he", "ur", "ps"}
+# Each interface language named in its own language, for the switcher.
+LOCALE_NAMES = {
+    "nl": "Nederlands",
+    "en": "English",
+    "fr": "Français",
+    "ar": "العربية",
+    "uk": "Українська",
+    "tr": "Türkçe",
+    "ru": "Русский",
+    "fa": "فارسی",
+}
+ASSET_MAX_AGE = 31536000
+
+
+@lru_cache(maxsize=256)
+def _fingerprint(path: str, mtime: float) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
+
+
+def asset_url(filename: str) -> str:
+    """/static/<file>?v=<hash of its content>, so that it can be cached for a year."""
+    path = Path(current_app.static_folder or "") / filename
+    version = _fingerprint(str(path), path.stat().st_mtime)
+    return f"{current_app.static_url_path}/{filename}?v={version}"
+
+
+def _lang_in_links(endpoint: str, values: dict[str, Any]) -> None:
+    if endpoint != "static" and "lang" not in values:
+        values["lang"] = locale_code()
+
+
+def _after(response: Response) -> Response:
+    asked = request.args.get("lang")
+    if (
+        asked
+        and asked in current_app.config["LANGUAGES"]
+        and request.cookies.get(LANG_COOKIE) != asked
+    ):
+        response.set_cookie(
+            LANG_COOKIE,
+            asked,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            secure=request.is_secure,
+        )
+    if request.endpoint == "static" and request.args.get("v"):
+        response.cache_control.public = True
+        response.cache_control.max_age = ASSET_MAX_AGE
+        response.cache_control.immutable = True
+    response.vary.add("Accept-Language")
+    response.vary.add("Cookie")
+    return response
+
+
+def lang_url(code: str) -> str:
+    """The current page in another interface language."""
+    args = request.args.to_dict(flat=False)
+    args["lang"] = [code]
+    return request.path + "?" + urlencode([(k, v) for k, vs in args.items() for v in vs])
+
+
+def init_app(app: Flask) -> None:
+    app.url_defaults(_lang_in_links)
+    app.after_request(_after)
+    env = app.jinja_env
+    env.globals.update(
+        asset_url=asset_url,
+        taxonomy=taxonomy,
+        locale_code=locale_code,
+        rtl_locales=RTL_LOCALES,
+        locale_names=LOCALE_NAMES,
+        lang_url=lang_url,
+        activity_url=activity_url,
+        texts=texts,
+        session_words=session_words,
+        cost_words=cost_words,
+        distance_words=distance_words,
+        language_name=language_name,
+        place_name=place_name,
+        tag_slugs=tag_slugs,
+        fold=fold,
+        place_names=lambda: gazetteer().municipality_names(),
+        _=_,
+    )
+    env.filters["language_name"] = language_name
+    env.trim_blocks = True
+    env.lstrip_blocks = True
