@@ -89,6 +89,10 @@ def lang_url(code: str) -> str:
     return request.path + "?" + urlencode([(k, v) for k, vs in args.items() for v in vs])
 
 
+def has_error(errors: list[Any], field: str) -> bool:
+    return any(e.field == field for e in errors)
+
+
 def init_app(app: Flask) -> None:
     app.url_defaults(_lang_in_links)
     app.after_request(_after)
@@ -109,6 +113,7 @@ def init_app(app: Flask) -> None:
         place_name=place_name,
         tag_slugs=tag_slugs,
         fold=fold,
+        has_error=has_error,
         place_names=lambda: gazetteer().municipality_names(),
         _=_,
     )

@@ -1,0 +1,83 @@
+"""Small factories that make valid objects with sensible defaults; a test states only what matters."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from finder import taxonomy
+from finder.activities import derive_fields, refresh_occurrences
+from finder.geo import gazetteer
+from finder.models import Activity, ActivityTranslation, Organisation
+
+from .conftest import NOW
+
+
+def organisation(db: Session, **kw: Any) -> Organisation:
+    org = Organisation(
+        name=kw.pop("name", "Buurtcentrum Test"),
+        kind=kw.pop("kind", "community_centre"),
+        verified=kw.pop("verified", True),
+        created_at=NOW,
+        **kw,
+    )
+    db.add(org)
+    db.flush()
+    return org
+
+
+def activity(
+    db: Session,
+    *,
+    postcode: str = "9000",
+    offset_km: tuple[float, float] = (0.0, 0.0),
+    tags: tuple[str, ...] = ("free_drinks", "walk_in"),
+    rrule: str | None = "FREQ=WEEKLY;BYDAY=WE",
+    first: datetime = datetime(2026, 11, 4, 14, 0),
+    translations: dict[str, dict[str, str]] | None = None,
+    org: Organisation | None = None,
+    **kw: Any,
+) -> Activity:
+    """A published weekly activity at the postcode's point, moved `offset_km` (north, east)."""
+    entry = gazetteer().by_postcode[postcode]
+    a = Activity(
+        organisation=org or organisation(db),
+        category=kw.pop("category", "coffee_chat"),
+        title=kw.pop("title", "Koffiemoment"),
+        summary=kw.pop("summary", "Koffie en een babbel."),
+        description=kw.pop("description", ""),
+        welcome_instructions=kw.pop("welcome_instructions", "Vraag naar Fatima."),
+        street=kw.pop("street", "Sleepstraat 1"),
+        postcode=postcode,
+        municipality=entry.municipality_nl,
+        lat=entry.lat + offset_km[0] / 111.32,
+        lon=entry.lon + offset_km[1] / 70.0,
+        location_precision="exact",
+        rrule=rrule,
+        dtstart_local=first,
+        duration_minutes=kw.pop("duration_minutes", 120),
+        exdates=kw.pop("exdates", ""),
+        cost_type=kw.pop("cost_type", "free"),
+        cost_amount=Decimal(str(kw["cost_amount"])) if kw.get("cost_amount") is not None else None,
+        cost_note=kw.pop("cost_note", ""),
+        tags_mask=taxonomy.tags_to_mask(tags),
+        languages="," + ",".join(kw.pop("languages", ["nl"])) + ",",
+        status=kw.pop("status", "published"),
+        last_confirmed_at=NOW - timedelta(days=3),
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    kw.pop("cost_amount", None)
+    for key, value in kw.items():
+        setattr(a, key, value)
+    for locale, texts in (translations or {}).items():
+        a.translations.append(ActivityTranslation(locale=locale, **texts))
+    derive_fields(a, 5.0)
+    db.add(a)
+    db.flush()
+    refresh_occurrences(db, a, NOW, 8)
+    db.flush()
+    return a

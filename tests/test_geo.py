@@ -1,0 +1,79 @@
+"""geo.py: the gazetteer resolves what families type; distances and boxes."""
+
+from __future__ import annotations
+
+import pytest
+
+from finder.geo import UnknownPlace, bounding_box, distance_km, gazetteer
+
+
+@pytest.mark.parametrize(
+    ("typed", "postcode", "name"),
+    [
+        ("9000", "9000", "Gent"),
+        ("Gent", "9000", "Gent"),
+        ("gent", "9000", "Gent"),
+        ("Gand", "9000", "Gand"),
+        ("Ghent", "9000", "Ghent"),
+        ("Ledeberg", "9050", "Ledeberg"),
+        ("Sint Niklaas", "9100", "Sint-Niklaas"),
+        ("sint-niklaas", "9100", "Sint-Niklaas"),
+        ("St-Niklaas", "9100", "Sint-Niklaas"),
+        ("2060", "2060", "Antwerpen"),
+        ("  Mechelen ", "2800", "Mechelen"),
+        ("Borgerhout", "2140", "Borgerhout"),
+    ],
+)
+def test_resolves_what_families_type(typed: str, postcode: str, name: str) -> None:
+    place = gazetteer().resolve(typed)
+    assert (place.postcode, place.name) == (postcode, name)
+
+
+def test_brussels_names_in_both_languages() -> None:
+    gaz = gazetteer()
+    assert gaz.resolve("Elsene").postcode == gaz.resolve("Ixelles").postcode == "1050"
+    assert gaz.resolve("Brussel").postcode == gaz.resolve("Bruxelles").postcode == "1000"
+    assert gaz.resolve("Schaarbeek").municipality_fr == "Schaerbeek"
+
+
+def test_covers_every_belgian_postcode() -> None:
+    gaz = gazetteer()
+    assert len(gaz.entries) > 1100
+    for entry in gaz.entries:
+        assert 49.4 < entry.lat < 51.6 and 2.5 < entry.lon < 6.5, entry
+        assert entry.municipality_nl and entry.municipality_fr
+
+
+def test_unknown_place_suggests_close_matches() -> None:
+    with pytest.raises(UnknownPlace) as err:
+        gazetteer().resolve("Gentt")
+    assert "Gent" in err.value.suggestions
+
+
+def test_unknown_postcode_suggests_neighbours() -> None:
+    with pytest.raises(UnknownPlace) as err:
+        gazetteer().resolve("9999")
+    assert err.value.suggestions and all(s[0] == "9" for s in err.value.suggestions)
+
+
+def test_nonsense_has_no_suggestions_and_raises() -> None:
+    with pytest.raises(UnknownPlace) as err:
+        gazetteer().resolve("<script>")
+    assert err.value.suggestions == []
+
+
+def test_coordinates_are_named_after_the_nearest_postcode() -> None:
+    place = gazetteer().at(51.054, 3.725)
+    assert place.municipality_nl == "Gent" and place.postcode is None
+
+
+def test_bounding_box_contains_the_circle() -> None:
+    lat, lon = 51.04, 3.71
+    min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, 5)
+    assert distance_km(lat, lon, max_lat, lon) == pytest.approx(5, rel=0.01)
+    assert distance_km(lat, lon, lat, max_lon) == pytest.approx(5, rel=0.01)
+    assert min_lat < lat < max_lat and min_lon < lon < max_lon
+
+
+def test_distance_gent_antwerpen() -> None:
+    assert distance_km(51.054, 3.717, 51.219, 4.402) == pytest.approx(50.8, abs=1.5)

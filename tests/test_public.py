@@ -1,0 +1,220 @@
+"""The families' pages over HTTP: good and bad parameters, escaping, language, headers."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask.testing import FlaskClient
+from icalendar import Calendar
+from sqlalchemy.orm import Session
+
+from . import factories as f
+
+HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>"\''
+
+
+@pytest.fixture()
+def gent(db: Session) -> list[int]:
+    return [
+        f.activity(db, title=f"Koffie {i}", offset_km=(0.4 * i, 0), tags=("free_drinks", "walk_in", "buddy")).id
+        for i in range(4)
+    ]
+
+
+def test_home_has_the_search_form_and_place_list(client: FlaskClient) -> None:
+    page = client.get("/?lang=en")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert 'name="where"' in html and 'list="places"' in html
+    assert '<option value="Gent">' in html and '<option value="Ixelles">' in html
+    assert 'name="tag" value="free_drinks"' in html
+
+
+def test_results_list_cards_with_icons_and_labels(client: FlaskClient, gent: list[int]) -> None:
+    page = client.get("/activities?where=9000&lang=en")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "4 activities found" in html
+    assert html.count('class="card"') == 4
+    assert "Free drinks" in html and "#free_drinks" in html
+    assert "A buddy can come with you" in html
+    assert "Walk in, no need to register" in html
+    assert "Today, 14:00–16:00" in html  # NOW is a Wednesday; the factory's session is at 14:00
+    assert 'class="folium-map"' in html
+
+
+def test_results_in_dutch_by_default(client: FlaskClient, gent: list[int]) -> None:
+    html = client.get("/activities?where=Gent").get_data(as_text=True)
+    assert '<html lang="nl" dir="ltr">' in html
+    assert "4 activiteiten gevonden" in html and "Gratis drinken" in html
+
+
+@pytest.mark.parametrize("where", ["9000", "Gent", "gent", "Gand", "Ledeberg", "Sint Niklaas", "2060"])
+def test_every_example_place_gives_a_results_page(client: FlaskClient, where: str) -> None:
+    assert client.get("/activities", query_string={"where": where}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ({"where": "Gentt"}, "where", "We do not know the place"),
+        ({"where": ""}, "where", "Type a postcode or the name of your town."),
+        ({"where": "9000", "radius_km": "-3"}, "radius_km", "The distance must be a number"),
+        ({"where": "9000", "radius_km": "abc"}, "radius_km", "The distance must be a number"),
+        ({"where": "9000", "tag": "nope"}, "tag", "We do not know this filter: nope."),
+        ({"where": "9000", "when": "yesterday"}, "when", "Choose when"),
+        ({"where": "9000", "category": "x"}, "category", "We do not know this kind of activity."),
+        ({"where": "9000", "lang_spoken": "xx"}, "lang_spoken", "We do not know this language."),
+        ({"where": "9000", "page": "0"}, None, "The page number must be 1 or more."),
+        ({"where": "9000", "per_page": "1000"}, None, "Show between 1 and 100 results per page."),
+        ({"where": "x" * 500}, "where", "This is too long for a place."),
+        ({"lat": "abc", "lon": "3.7"}, "where", "We could not use your location."),
+        ({"lat": "40.0", "lon": "3.7"}, "where", "We could not use your location."),
+    ],
+)
+def test_bad_input_gives_a_clear_400_and_keeps_what_was_typed(
+    client: FlaskClient, query: dict[str, str], field: str | None, message: str
+) -> None:
+    page = client.get("/activities", query_string={**query, "lang": "en"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert message in html
+    if field:
+        assert f'aria-describedby="{field}-error"' in html
+        assert f'<p class="error" id="{field}-error">' in html
+    where = query.get("where", "")
+    assert f'value="{where}"' in html or len(where) > 100
+
+
+def test_unknown_place_suggests_links(client: FlaskClient) -> None:
+    html = client.get("/activities?where=Gentt&lang=en").get_data(as_text=True)
+    assert "Did you mean:" in html and 'href="/activities?where=Gent&amp;lang=en"' in html
+
+
+def test_injection_attempts_are_shown_as_text(client: FlaskClient) -> None:
+    page = client.get("/activities", query_string={"where": HOSTILE, "q": HOSTILE})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html
+    sql = client.get("/activities", query_string={"where": "9000' OR 1=1 --"})
+    assert sql.status_code == 400
+
+
+def test_widening_is_said(client: FlaskClient, db: Session) -> None:
+    f.activity(db, title="Far away", offset_km=(8, 0))
+    html = client.get("/activities?where=9000&lang=en").get_data(as_text=True)
+    assert "We found few activities within 5 km, so we also looked up to 50 km." in html
+    assert "Far away" in html
+
+
+def test_no_result_suggests_removing_a_filter(client: FlaskClient, gent: list[int]) -> None:
+    html = client.get("/activities?where=9000&tag=women_only&tag=free_drinks&lang=en").get_data(as_text=True)
+    assert "We found no activity for this search." in html
+    assert "Remove the filter “Women only”" in html
+    assert "tag=free_drinks" in html
+
+
+def test_paging_links(client: FlaskClient, gent: list[int]) -> None:
+    html = client.get("/activities?where=9000&per_page=2&lang=en").get_data(as_text=True)
+    assert "Page 1 of 2" in html and 'rel="next"' in html and "page=2" in html
+
+
+def test_detail_page_has_what_a_family_needs(client: FlaskClient, db: Session) -> None:
+    a = f.activity(db, title="Speelhoek", cost_type="amount", cost_amount=2, cost_note="Soep: 1 euro",
+                   languages=["nl", "ar"], tags=("children", "play_corner", "register"))
+    page = client.get(f"/activities/{a.id}?lang=en")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert html.count("<li>") >= 5 and "Today, 14:00–16:00" in html
+    assert "€2.00" in html and "Soep: 1 euro" in html and "Register first" in html
+    assert f"geo:{a.lat:.6f},{a.lon:.6f}" in html
+    assert "openstreetmap.org/directions?to=" in html
+    assert f"/activities/{a.id}.ics" in html
+    assert f"/activities/{a.id}-speelhoek?lang=en" in html  # share link keeps the language
+    assert "Vraag naar Fatima." in html and "العربية" in html
+
+
+def test_detail_shows_translation_or_marks_the_original_language(client: FlaskClient, db: Session) -> None:
+    a = f.activity(db, title="Koffiemoment", translations={"en": {"title": "Coffee morning"}})
+    en = client.get(f"/activities/{a.id}?lang=en").get_data(as_text=True)
+    assert "<h1 lang=\"en\" dir=\"auto\">Coffee morning</h1>" in en
+    b = f.activity(db, title="Alleen Nederlands")
+    other = client.get(f"/activities/{b.id}?lang=en").get_data(as_text=True)
+    assert "This text is in Nederlands." in other and 'lang="nl" dir="auto">Alleen Nederlands' in other
+
+
+def test_detail_of_unknown_or_unpublished_activity_is_a_friendly_404(client: FlaskClient, db: Session) -> None:
+    draft = f.activity(db, status="draft")
+    for url in ("/activities/999999", f"/activities/{draft.id}", f"/activities/{draft.id}.ics"):
+        page = client.get(url + "?lang=en")
+        assert page.status_code == 404
+        assert "We cannot find this page." in page.get_data(as_text=True)
+
+
+def test_calendar_file_parses_back(client: FlaskClient, db: Session) -> None:
+    a = f.activity(db, title="Koffie; met, komma's", welcome_instructions=HOSTILE)
+    page = client.get(f"/activities/{a.id}.ics")
+    assert page.status_code == 200 and page.mimetype == "text/calendar"
+    cal = Calendar.from_ical(page.data)
+    events = cal.walk("VEVENT")
+    assert len(events) >= 5
+    assert str(events[0]["SUMMARY"]) == "Koffie; met, komma's"
+    assert HOSTILE in str(events[0]["DESCRIPTION"])
+    assert events[0].decoded("DTSTART").hour == 13  # 14:00 Brussels in UTC
+
+
+def test_map_popups_are_escaped(client: FlaskClient, db: Session) -> None:
+    for i in range(3):
+        f.activity(db, title=HOSTILE + str(i), offset_km=(0.1 * i, 0))
+    html = client.get("/activities?where=9000").get_data(as_text=True)
+    script = html.split('<script nonce="', 1)[1]
+    assert "<script>alert" not in script and "<img src=x" not in script
+    assert "\\u0026lt;script\\u0026gt;" in script  # escaped for innerHTML, then for the script
+
+
+def test_language_choice_order(client: FlaskClient) -> None:
+    assert 'lang="en"' in client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)[:200]
+    page = client.get("/?lang=en")
+    assert "lang=en" in page.headers.get("Set-Cookie", "")
+    assert 'lang="en"' in client.get("/").get_data(as_text=True)[:200]  # cookie remembered
+    assert 'lang="nl"' in client.get("/?lang=nl", headers={"Accept-Language": "en"}).get_data(as_text=True)[:200]
+
+
+def test_links_and_forms_keep_the_language(client: FlaskClient, gent: list[int]) -> None:
+    html = client.get("/activities?where=9000&lang=en").get_data(as_text=True)
+    main = html.split('<main id="main"', 1)[1]  # the language switcher links elsewhere on purpose
+    links = re.findall(r'href="(/activities[^"]*)"', main)
+    assert links and all("lang=en" in link for link in links)
+    assert '<input type="hidden" name="lang" value="en">' in html
+
+
+def test_security_headers_on_every_page(client: FlaskClient, gent: list[int]) -> None:
+    for url in ("/", "/activities?where=9000", f"/activities/{gent[0]}", "/activities?where=x", "/nope"):
+        headers = client.get(url).headers
+        csp = headers["Content-Security-Policy"]
+        assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp
+        assert "frame-ancestors 'none'" in csp and "form-action 'self'" in csp
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert "Permissions-Policy" in headers
+
+
+def test_inline_scripts_carry_the_nonce(client: FlaskClient, gent: list[int]) -> None:
+    page = client.get("/activities?where=9000")
+    nonce = re.search(r"'nonce-([^']+)'", page.headers["Content-Security-Policy"]).group(1)  # type: ignore[union-attr]
+    html = page.get_data(as_text=True)
+    inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
+    assert inline and all(f'nonce="{nonce}"' in attrs for attrs in inline)
+
+
+def test_static_assets_are_fingerprinted_and_cached(client: FlaskClient) -> None:
+    html = client.get("/").get_data(as_text=True)
+    css = re.search(r'href="(/static/css/meegaan.css\?v=[0-9a-f]+)"', html).group(1)  # type: ignore[union-attr]
+    page = client.get(css)
+    assert page.status_code == 200 and "immutable" in page.headers["Cache-Control"]
+
+
+def test_pages_are_compressed(client: FlaskClient, gent: list[int]) -> None:
+    page = client.get("/activities?where=9000", headers={"Accept-Encoding": "br, gzip"})
+    assert page.headers["Content-Encoding"] == "br"
