@@ -43,7 +43,7 @@ bench: install translations
 # Refresh the catalogs from the sources (then translate the new entries in every .po file).
 extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o translations/messages.pot finder
-	$(BIN)/pybabel update --quiet -i translations/messages.pot -d translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 # Rebuild data/gazetteer.csv from its sources (see data/README.md).
 gazetteer: install

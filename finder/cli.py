@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from . import activities, db, demo
 from .web.common import now_utc
@@ -27,6 +28,7 @@ def _load_demo_if_empty() -> int:
 
 
 @click.command("db-upgrade")
+@with_appcontext
 def db_upgrade_command() -> None:
     """Bring the database schema to the newest migration."""
     _upgrade()
@@ -34,6 +36,7 @@ def db_upgrade_command() -> None:
 
 
 @click.command("demo-load")
+@with_appcontext
 def demo_load_command() -> None:
     """Load the demo activities when the database has none."""
     count = _load_demo_if_empty()
@@ -41,6 +44,7 @@ def demo_load_command() -> None:
 
 
 @click.command("setup")
+@with_appcontext
 def setup_command() -> None:
     """Migrate, load the demo data into an empty database and refresh the coming sessions."""
     _upgrade()
@@ -58,12 +62,14 @@ def _refresh() -> int:
 
 
 @click.command("occurrences-refresh")
+@with_appcontext
 def occurrences_refresh_command() -> None:
     """Materialise every published activity's sessions for the coming weeks (run nightly)."""
     _refresh()
 
 
 @click.command("bench")
+@with_appcontext
 @click.option("--sizes", default="10000,100000", help="Numbers of synthetic activities.")
 @click.option("--queries", default=200, help="Searches per size.")
 def bench_command(sizes: str, queries: int) -> None:

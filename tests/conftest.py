@@ -1,4 +1,4 @@
-"""Fixtures: `app`, `db` (each test in a rolled-back transaction, on SQLite and PostgreSQL), `client`."""
+"""Fixtures: `app`, `db` (a rolled-back transaction, on SQLite and PostgreSQL), `client`."""
 
 from __future__ import annotations
 
@@ -37,9 +37,7 @@ def _postgres_database() -> Iterator[str]:
     finally:
         with admin.connect() as conn:
             conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ),
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
                 {"n": name},
             )
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
@@ -47,7 +45,9 @@ def _postgres_database() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     if request.param == "sqlite":
         path: Path = tmp_path_factory.mktemp("db") / "test.sqlite"
         url = f"sqlite:///{path}"

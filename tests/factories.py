@@ -1,4 +1,4 @@
-"""Small factories that make valid objects with sensible defaults; a test states only what matters."""
+"""Factories that make valid objects with sensible defaults; a test states what matters."""
 
 from __future__ import annotations
 

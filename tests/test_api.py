@@ -13,16 +13,34 @@ def test_search_shape_follows_the_contract(client: FlaskClient, db: Session) -> 
     body = client.get("/api/v1/activities?where=9000&tag=free&tag=free_drinks").get_json()
     assert set(body) >= {"query", "count", "page", "per_page", "results"}
     q = body["query"]
-    assert q["where"] == "9000" and q["place"]["name"] == "Gent" and q["place"]["postcode"] == "9000"
+    assert (
+        q["where"] == "9000" and q["place"]["name"] == "Gent" and q["place"]["postcode"] == "9000"
+    )
     assert q["radius_km"] == 5 and q["tags"] == ["free", "free_drinks"] and q["when"] == "any"
     assert q["widened_to_km"] == 10 or q["widened_to_km"] == 50
     r = body["results"][0]
-    assert set(r) >= {"id", "url", "title", "summary", "category", "tags", "cost", "languages",
-                      "lat", "lon", "distance_km", "next", "organisation"}
+    assert set(r) >= {
+        "id",
+        "url",
+        "title",
+        "summary",
+        "category",
+        "tags",
+        "cost",
+        "languages",
+        "lat",
+        "lon",
+        "distance_km",
+        "next",
+        "organisation",
+    }
     assert r["id"] == a.id and r["url"].endswith(f"/activities/{a.id}-koffie?lang=nl")
     assert r["cost"] == {"type": "free", "amount_eur": None, "note": None}
     assert "free" in r["tags"] and "free_drinks" in r["tags"] and r["languages"] == ["nl", "ar"]
-    assert r["next"][0] == {"start": "2026-12-02T14:00:00+01:00", "end": "2026-12-02T16:00:00+01:00"}
+    assert r["next"][0] == {
+        "start": "2026-12-02T14:00:00+01:00",
+        "end": "2026-12-02T16:00:00+01:00",
+    }
     assert r["organisation"]["name"] == "Buurtcentrum Test"
 
 
@@ -39,8 +57,12 @@ def test_errors_are_json_with_a_message_in_the_asked_language(client: FlaskClien
     err = page.get_json()["error"]
     assert err["code"] == "unknown_place" and "Gent" in err["suggestions"]
     assert err["message"].startswith("We kennen de plaats")
-    for query, code in [("where=9000&radius_km=-3", "bad_radius"), ("where=9000&tag=x", "unknown_tag"),
-                        ("", "missing_place"), ("where=9000&per_page=0", "bad_per_page")]:
+    for query, code in [
+        ("where=9000&radius_km=-3", "bad_radius"),
+        ("where=9000&tag=x", "unknown_tag"),
+        ("", "missing_place"),
+        ("where=9000&per_page=0", "bad_per_page"),
+    ]:
         page = client.get(f"/api/v1/activities?{query}")
         assert page.status_code == 400 and page.get_json()["error"]["code"] == code
 

@@ -24,9 +24,21 @@ def _catalog(locale: str):  # type: ignore[no-untyped-def]
 def extracted(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     subprocess.run(
-        [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "-k", "N_", "-o", str(pot), "finder"],
-        cwd=ROOT, check=True,
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "N_",
+            "-o",
+            str(pot),
+            "finder",
+        ],
+        cwd=ROOT,
+        check=True,
     )
     with pot.open("rb") as fh:
         return read_po(fh)

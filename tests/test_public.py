@@ -11,13 +11,18 @@ from sqlalchemy.orm import Session
 
 from . import factories as f
 
-HOSTILE = '<script>alert(1)</script><img src=x onerror=alert(2)>"\''
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>\"'"
 
 
 @pytest.fixture()
 def gent(db: Session) -> list[int]:
     return [
-        f.activity(db, title=f"Koffie {i}", offset_km=(0.4 * i, 0), tags=("free_drinks", "walk_in", "buddy")).id
+        f.activity(
+            db,
+            title=f"Koffie {i}",
+            offset_km=(0.4 * i, 0),
+            tags=("free_drinks", "walk_in", "buddy"),
+        ).id
         for i in range(4)
     ]
 
@@ -50,7 +55,9 @@ def test_results_in_dutch_by_default(client: FlaskClient, gent: list[int]) -> No
     assert "4 activiteiten gevonden" in html and "Gratis drinken" in html
 
 
-@pytest.mark.parametrize("where", ["9000", "Gent", "gent", "Gand", "Ledeberg", "Sint Niklaas", "2060"])
+@pytest.mark.parametrize(
+    "where", ["9000", "Gent", "gent", "Gand", "Ledeberg", "Sint Niklaas", "2060"]
+)
 def test_every_example_place_gives_a_results_page(client: FlaskClient, where: str) -> None:
     assert client.get("/activities", query_string={"where": where}).status_code == 200
 
@@ -110,7 +117,9 @@ def test_widening_is_said(client: FlaskClient, db: Session) -> None:
 
 
 def test_no_result_suggests_removing_a_filter(client: FlaskClient, gent: list[int]) -> None:
-    html = client.get("/activities?where=9000&tag=women_only&tag=free_drinks&lang=en").get_data(as_text=True)
+    html = client.get("/activities?where=9000&tag=women_only&tag=free_drinks&lang=en").get_data(
+        as_text=True
+    )
     assert "We found no activity for this search." in html
     assert "Remove the filter “Women only”" in html
     assert "tag=free_drinks" in html
@@ -122,8 +131,15 @@ def test_paging_links(client: FlaskClient, gent: list[int]) -> None:
 
 
 def test_detail_page_has_what_a_family_needs(client: FlaskClient, db: Session) -> None:
-    a = f.activity(db, title="Speelhoek", cost_type="amount", cost_amount=2, cost_note="Soep: 1 euro",
-                   languages=["nl", "ar"], tags=("children", "play_corner", "register"))
+    a = f.activity(
+        db,
+        title="Speelhoek",
+        cost_type="amount",
+        cost_amount=2,
+        cost_note="Soep: 1 euro",
+        languages=["nl", "ar"],
+        tags=("children", "play_corner", "register"),
+    )
     page = client.get(f"/activities/{a.id}?lang=en")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -136,16 +152,22 @@ def test_detail_page_has_what_a_family_needs(client: FlaskClient, db: Session) -
     assert "Vraag naar Fatima." in html and "العربية" in html
 
 
-def test_detail_shows_translation_or_marks_the_original_language(client: FlaskClient, db: Session) -> None:
+def test_detail_shows_translation_or_marks_the_original_language(
+    client: FlaskClient, db: Session
+) -> None:
     a = f.activity(db, title="Koffiemoment", translations={"en": {"title": "Coffee morning"}})
     en = client.get(f"/activities/{a.id}?lang=en").get_data(as_text=True)
-    assert "<h1 lang=\"en\" dir=\"auto\">Coffee morning</h1>" in en
+    assert '<h1 lang="en" dir="auto">Coffee morning</h1>' in en
     b = f.activity(db, title="Alleen Nederlands")
     other = client.get(f"/activities/{b.id}?lang=en").get_data(as_text=True)
-    assert "This text is in Nederlands." in other and 'lang="nl" dir="auto">Alleen Nederlands' in other
+    assert (
+        "This text is in Nederlands." in other and 'lang="nl" dir="auto">Alleen Nederlands' in other
+    )
 
 
-def test_detail_of_unknown_or_unpublished_activity_is_a_friendly_404(client: FlaskClient, db: Session) -> None:
+def test_detail_of_unknown_or_unpublished_activity_is_a_friendly_404(
+    client: FlaskClient, db: Session
+) -> None:
     draft = f.activity(db, status="draft")
     for url in ("/activities/999999", f"/activities/{draft.id}", f"/activities/{draft.id}.ics"):
         page = client.get(url + "?lang=en")
@@ -175,11 +197,19 @@ def test_map_popups_are_escaped(client: FlaskClient, db: Session) -> None:
 
 
 def test_language_choice_order(client: FlaskClient) -> None:
-    assert 'lang="en"' in client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)[:200]
+    assert (
+        'lang="en"'
+        in client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)[
+            :200
+        ]
+    )
     page = client.get("/?lang=en")
     assert "lang=en" in page.headers.get("Set-Cookie", "")
     assert 'lang="en"' in client.get("/").get_data(as_text=True)[:200]  # cookie remembered
-    assert 'lang="nl"' in client.get("/?lang=nl", headers={"Accept-Language": "en"}).get_data(as_text=True)[:200]
+    assert (
+        'lang="nl"'
+        in client.get("/?lang=nl", headers={"Accept-Language": "en"}).get_data(as_text=True)[:200]
+    )
 
 
 def test_links_and_forms_keep_the_language(client: FlaskClient, gent: list[int]) -> None:
@@ -191,7 +221,13 @@ def test_links_and_forms_keep_the_language(client: FlaskClient, gent: list[int])
 
 
 def test_security_headers_on_every_page(client: FlaskClient, gent: list[int]) -> None:
-    for url in ("/", "/activities?where=9000", f"/activities/{gent[0]}", "/activities?where=x", "/nope"):
+    for url in (
+        "/",
+        "/activities?where=9000",
+        f"/activities/{gent[0]}",
+        "/activities?where=x",
+        "/nope",
+    ):
         headers = client.get(url).headers
         csp = headers["Content-Security-Policy"]
         assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp

@@ -10,8 +10,12 @@ from finder.schedule import expand, to_local, when_window
 def test_weekly_session_keeps_local_time_across_dst_end() -> None:
     # Summer time ends on Sunday 25 October 2026.
     sessions = expand(
-        "FREQ=WEEKLY;BYDAY=WE", datetime(2026, 10, 14, 14, 0), 120, [],
-        datetime(2026, 10, 13), datetime(2026, 11, 1),
+        "FREQ=WEEKLY;BYDAY=WE",
+        datetime(2026, 10, 14, 14, 0),
+        120,
+        [],
+        datetime(2026, 10, 13),
+        datetime(2026, 11, 1),
     )
     local = [to_local(s.starts_at) for s in sessions]
     assert [d.day for d in local] == [14, 21, 28]
@@ -22,8 +26,12 @@ def test_weekly_session_keeps_local_time_across_dst_end() -> None:
 def test_weekly_session_keeps_local_time_across_dst_start() -> None:
     # Summer time starts on Sunday 29 March 2026.
     sessions = expand(
-        "FREQ=WEEKLY;BYDAY=SA", datetime(2026, 3, 21, 10, 0), 90, [],
-        datetime(2026, 3, 20), datetime(2026, 4, 5),
+        "FREQ=WEEKLY;BYDAY=SA",
+        datetime(2026, 3, 21, 10, 0),
+        90,
+        [],
+        datetime(2026, 3, 20),
+        datetime(2026, 4, 5),
     )
     assert [to_local(s.starts_at).hour for s in sessions] == [10, 10, 10]
     assert [s.starts_at.hour for s in sessions] == [9, 9, 8]  # 21 and 28 March, then 4 April
@@ -32,35 +40,76 @@ def test_weekly_session_keeps_local_time_across_dst_start() -> None:
 
 def test_exceptions_are_skipped() -> None:
     sessions = expand(
-        "FREQ=WEEKLY;BYDAY=FR", datetime(2026, 12, 4, 9, 0), 60, [date(2026, 12, 25)],
-        datetime(2026, 12, 1), datetime(2027, 1, 5),
+        "FREQ=WEEKLY;BYDAY=FR",
+        datetime(2026, 12, 4, 9, 0),
+        60,
+        [date(2026, 12, 25)],
+        datetime(2026, 12, 1),
+        datetime(2027, 1, 5),
     )
     days = [to_local(s.starts_at).date() for s in sessions]
     assert date(2026, 12, 25) not in days and date(2027, 1, 1) in days and len(days) == 4
 
 
 def test_monthly_first_saturday_and_last_wednesday() -> None:
-    first_sat = expand("FREQ=MONTHLY;BYDAY=1SA", datetime(2026, 1, 3, 10), 60, [],
-                       datetime(2026, 11, 25), datetime(2027, 1, 31))
-    assert [to_local(s.starts_at).date() for s in first_sat] == [date(2026, 12, 5), date(2027, 1, 2)]
-    last_wed = expand("FREQ=MONTHLY;BYDAY=-1WE", datetime(2026, 1, 28, 9), 60, [],
-                      datetime(2026, 11, 25), datetime(2027, 1, 31))
+    first_sat = expand(
+        "FREQ=MONTHLY;BYDAY=1SA",
+        datetime(2026, 1, 3, 10),
+        60,
+        [],
+        datetime(2026, 11, 25),
+        datetime(2027, 1, 31),
+    )
+    assert [to_local(s.starts_at).date() for s in first_sat] == [
+        date(2026, 12, 5),
+        date(2027, 1, 2),
+    ]
+    last_wed = expand(
+        "FREQ=MONTHLY;BYDAY=-1WE",
+        datetime(2026, 1, 28, 9),
+        60,
+        [],
+        datetime(2026, 11, 25),
+        datetime(2027, 1, 31),
+    )
     assert [to_local(s.starts_at).date() for s in last_wed] == [
-        date(2026, 11, 25), date(2026, 12, 30), date(2027, 1, 27)]
+        date(2026, 11, 25),
+        date(2026, 12, 30),
+        date(2027, 1, 27),
+    ]
 
 
 def test_fortnightly_and_one_off() -> None:
-    every_other = expand("FREQ=WEEKLY;INTERVAL=2;BYDAY=TU", datetime(2026, 11, 3, 18), 60, [],
-                         datetime(2026, 11, 1), datetime(2026, 12, 10))
+    every_other = expand(
+        "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU",
+        datetime(2026, 11, 3, 18),
+        60,
+        [],
+        datetime(2026, 11, 1),
+        datetime(2026, 12, 10),
+    )
     assert [to_local(s.starts_at).day for s in every_other] == [3, 17, 1]
-    once = expand(None, datetime(2026, 12, 12, 11), 180, [], datetime(2026, 12, 1), datetime(2027, 1, 1))
+    once = expand(
+        None, datetime(2026, 12, 12, 11), 180, [], datetime(2026, 12, 1), datetime(2027, 1, 1)
+    )
     assert len(once) == 1 and to_local(once[0].starts_at).hour == 11
-    assert expand(None, datetime(2026, 10, 12, 11), 60, [], datetime(2026, 12, 1), datetime(2027, 1, 1)) == []
+    assert (
+        expand(
+            None, datetime(2026, 10, 12, 11), 60, [], datetime(2026, 12, 1), datetime(2027, 1, 1)
+        )
+        == []
+    )
 
 
 def test_a_session_under_way_still_counts() -> None:
-    sessions = expand("FREQ=WEEKLY;BYDAY=WE", datetime(2026, 11, 4, 14), 120, [],
-                      datetime(2026, 12, 2, 14), datetime(2026, 12, 3))  # 15:00 local, mid-session
+    sessions = expand(
+        "FREQ=WEEKLY;BYDAY=WE",
+        datetime(2026, 11, 4, 14),
+        120,
+        [],
+        datetime(2026, 12, 2, 14),
+        datetime(2026, 12, 3),
+    )  # 15:00 local, mid-session
     assert len(sessions) == 1
 
 

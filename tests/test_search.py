@@ -113,7 +113,9 @@ def test_does_not_widen_when_enough_results(db: Session, three_near: None) -> No
 def test_when_today_week_weekend(db: Session, three_near: None) -> None:
     # NOW is Wednesday 2 December 2026, 09:00 in Brussels.
     f.activity(db, title="Saturday", rrule="FREQ=WEEKLY;BYDAY=SA", first=datetime(2026, 11, 7, 10))
-    f.activity(db, title="Monthly", rrule="FREQ=MONTHLY;BYDAY=-1MO", first=datetime(2026, 11, 30, 10))
+    f.activity(
+        db, title="Monthly", rrule="FREQ=MONTHLY;BYDAY=-1MO", first=datetime(2026, 11, 30, 10)
+    )
     today = titles(run(db, when="today"))
     assert "Saturday" not in today and "Near 0" in today
     assert "Saturday" in titles(run(db, when="week"))

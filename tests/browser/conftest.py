@@ -1,0 +1,72 @@
+"""Browser fixtures: the app with its demo data on a local port, and Debian's Chromium."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from finder import create_app
+
+CHROMIUM = "/usr/bin/chromium"
+# The flags the machine's Chromium needs offline and as root (see the env notes in the README).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app on SQLite with the demo data, served on a free loopback port."""
+    path: Path = tmp_path_factory.mktemp("live") / "live.sqlite"
+    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "MAP_TILE_URL": "/static/img/tile.png"})
+    result = app.test_cli_runner().invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (make test does)"
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser: Browser, js: bool) -> Iterator[Page]:
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+        java_script_enabled=js,
+        locale="en-GB",
+    )
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture()
+def page(browser: Browser) -> Iterator[Page]:
+    yield from _page(browser, js=True)
+
+
+@pytest.fixture()
+def page_no_js(browser: Browser) -> Iterator[Page]:
+    yield from _page(browser, js=False)
