@@ -127,7 +127,8 @@ class Occurrence(Base):
 
     __tablename__ = "occurrence"
     __table_args__ = (
-        Index("ix_occurrence_activity_start", "activity_id", "starts_at"),
+        # Covers the search's "next session" lookup without reading the table.
+        Index("ix_occurrence_activity_start", "activity_id", "starts_at", "ends_at", "cancelled"),
         Index("ix_occurrence_start", "starts_at"),
     )
 

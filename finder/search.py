@@ -6,16 +6,18 @@ and the benchmark.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import String, and_, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from . import taxonomy
-from .geo import Place, bounding_box, distance_km
+from .geo import KM_PER_DEGREE_LAT, Place, bounding_box, distance_km
 from .models import Activity, Occurrence
-from .schedule import when_window
+from .schedule import Window, when_window
 from .text import fold
 
 ORDERS = ("soonest", "nearest")
@@ -52,13 +54,19 @@ class Hit:
     next_sessions: list[Occurrence] = field(default_factory=list)
 
 
+# Activity id, distance in km, next session start (as stored: sortable, not parsed).
+Match = tuple[int, float, Any]
+
+
 @dataclass
 class SearchResult:
     query: SearchQuery
-    hits: list[Hit]
+    hits: list[Hit]  # the requested page, with activities loaded
     count: int
     radius_km: float
     widened_to_km: float | None
+    matches: list[Match]  # every match, in order (for the map)
+    window: Window
 
     @property
     def pages(self) -> int:
@@ -71,25 +79,36 @@ def _escape_like(term: str) -> str:
 
 def _candidates(
     session: Session, query: SearchQuery, radius_km: float, start: datetime, end: datetime
-) -> list[tuple[int, float, datetime]]:
+) -> list[Match]:
     """(id, distance, next start) of every match within the radius, unsorted."""
-    min_lat, max_lat, min_lon, max_lon = bounding_box(query.place.lat, query.place.lon, radius_km)
-    next_start = (
-        select(func.min(Occurrence.starts_at))
+    lat0, lon0 = query.place.lat, query.place.lon
+    min_lat, max_lat, min_lon, max_lon = bounding_box(lat0, lon0, radius_km)
+    # The next session's start as the database stores it: parsing thousands of SQLite date
+    # strings would cost more than the query, and ISO strings sort like the dates they are.
+    next_start = type_coerce(
+        select(Occurrence.starts_at)
         .where(
             Occurrence.activity_id == Activity.id,
             Occurrence.starts_at < end,
             Occurrence.ends_at > start,
             Occurrence.cancelled.is_(False),
         )
+        .order_by(Occurrence.starts_at)
+        .limit(1)
         .correlate(Activity)
-        .scalar_subquery()
-        .label("next_start")
-    )
+        .scalar_subquery(),
+        String,
+    ).label("next_start")
+    # A flat-earth circle in degrees, 1% wider than the radius, drops the box's corners in SQL;
+    # the exact great-circle distance below decides.
+    kx = math.cos(math.radians(lat0))
+    r_deg = radius_km * 1.01 / KM_PER_DEGREE_LAT
+    dlat, dlon = Activity.lat - lat0, (Activity.lon - lon0) * kx
     stmt = select(Activity.id, Activity.lat, Activity.lon, next_start).where(
         Activity.status == "published",
         Activity.lat.between(min_lat, max_lat),
         Activity.lon.between(min_lon, max_lon),
+        dlat * dlat + dlon * dlon <= r_deg * r_deg,
     )
     if query.category:
         stmt = stmt.where(Activity.category == query.category)
@@ -103,7 +122,6 @@ def _candidates(
     if query.q:
         for term in fold(query.q).split():
             stmt = stmt.where(Activity.search_text.like(f"%{_escape_like(term)}%", escape="\\"))
-    lat0, lon0 = query.place.lat, query.place.lon
     found = []
     for activity_id, lat, lon, starts in session.execute(stmt):
         if starts is None:
@@ -136,18 +154,15 @@ def search(
         found.sort(key=lambda r: (r[2], r[1], r[0]))
     offset = (query.page - 1) * query.per_page
     page = found[offset : offset + query.per_page]
-    hits = load_hits(session, page, window.start, window.end, settings.next_per_result)
-    return SearchResult(query, hits, len(found), radius, widened)
+    hits = load_hits(session, page, window, settings.next_per_result)
+    return SearchResult(query, hits, len(found), radius, widened, found, window)
 
 
 def load_hits(
-    session: Session,
-    rows: list[tuple[int, float, datetime]],
-    start: datetime,
-    end: datetime,
-    next_per_result: int,
+    session: Session, rows: list[Match], window: Window, next_per_result: int
 ) -> list[Hit]:
-    """Full activities for one page of results, each with its next sessions in the window."""
+    """Full activities for some matches, each with its next sessions in the window."""
+    start, end = window.start, window.end
     if not rows:
         return []
     ids = [r[0] for r in rows]

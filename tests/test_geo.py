@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from geopy.distance import great_circle
 
 from finder.geo import UnknownPlace, bounding_box, distance_km, gazetteer
 
@@ -77,3 +78,16 @@ def test_bounding_box_contains_the_circle() -> None:
 
 def test_distance_gent_antwerpen() -> None:
     assert distance_km(51.054, 3.717, 51.219, 4.402) == pytest.approx(50.8, abs=1.5)
+
+
+@pytest.mark.parametrize(
+    "points",
+    [
+        ((51.054, 3.717), (51.219, 4.402)),
+        ((50.85, 4.35), (50.8501, 4.3502)),
+        ((49.5, 5.8), (51.5, 2.6)),
+    ],
+)
+def test_distance_is_geopys_great_circle(points: tuple[tuple[float, float], ...]) -> None:
+    (a, b), (c, d) = points
+    assert distance_km(a, b, c, d) == pytest.approx(great_circle((a, b), (c, d)).km, rel=1e-12)

@@ -13,7 +13,7 @@ from .. import taxonomy
 from ..ics import activity_calendar
 from ..mapview import MapPoint, build_map
 from ..models import Activity
-from ..search import SearchResult, next_sessions, search
+from ..search import SearchResult, load_hits, next_sessions, search
 from .common import db, now_utc, search_settings
 from .params import parse_search
 from .present import activity_url, distance_words, session_words, texts
@@ -30,9 +30,9 @@ def home() -> str:
 
 def _map_for(result: SearchResult) -> Any:
     cfg = current_app.config
-    hits = result.hits[: cfg["MAP_MAX_MARKERS"]]
-    if not hits:
+    if not result.matches:
         return None
+    hits = load_hits(db(), result.matches[: cfg["MAP_MAX_MARKERS"]], result.window, 1)
     points = [
         MapPoint(
             lat=h.activity.lat,

@@ -95,7 +95,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('occurrence', schema=None) as batch_op:
-        batch_op.create_index('ix_occurrence_activity_start', ['activity_id', 'starts_at'], unique=False)
+        batch_op.create_index('ix_occurrence_activity_start', ['activity_id', 'starts_at', 'ends_at', 'cancelled'], unique=False)
         batch_op.create_index('ix_occurrence_start', ['starts_at'], unique=False)
 
     # ### end Alembic commands ###

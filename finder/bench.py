@@ -1,0 +1,154 @@
+"""The benchmark of DESIGN §8: search timings on synthetic data and page weight; last line JSON.
+
+Run with `make bench`. Every figure comes from this run on this machine; nothing is estimated.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import brotli
+from sqlalchemy import text
+
+from . import create_app, demo
+from .db import Database, upgrade
+from .geo import gazetteer
+from .search import SearchQuery, SearchSettings, search
+
+# Where families search from: the big cities most, then anywhere.
+_WHERE = ["9000", "2000", "1000", "2800", "3000", "8000", "9100", "3500", "1030", "2060", "9300"]
+_CASES: list[dict[str, Any]] = [
+    {},
+    {"tags": ("free_drinks", "walk_in")},
+    {"when": "week", "category": "coffee_chat"},
+    {"q": "koffie"},
+    {"tags": ("children",), "order": "nearest"},
+]
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def time_search(database: Database, queries: int, seed: int = 11) -> list[float]:
+    """Milliseconds per search for a mix of realistic queries (postcode, tags, week, text)."""
+    rnd = random.Random(seed)
+    gaz = gazetteer()
+    settings = SearchSettings()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    timings = []
+    with database.session() as session:
+        for i in range(queries + 10):
+            where = rnd.choice(_WHERE) if rnd.random() < 0.8 else rnd.choice(gaz.entries).postcode
+            case = _CASES[i % len(_CASES)]
+            query = SearchQuery(place=gaz.resolve(where), **case)
+            start = time.perf_counter()
+            search(session, query, now, settings)
+            elapsed = (time.perf_counter() - start) * 1000
+            if i >= 10:  # the first searches warm the caches
+                timings.append(elapsed)
+    return timings
+
+
+def bench_size(size: int, queries: int, workdir: Path) -> dict[str, float]:
+    url = f"sqlite:///{workdir / f'bench-{size}.sqlite'}"
+    upgrade(url)
+    database = Database(url)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    started = time.perf_counter()
+    with database.session() as session, session.begin():
+        demo.generate_synthetic(session, size, now, 8)
+    with database.engine.connect() as conn:
+        conn.execute(text("ANALYZE"))
+        conn.commit()
+    load_s = time.perf_counter() - started
+    timings = time_search(database, queries)
+    database.engine.dispose()
+    figures = {
+        "median_ms": round(statistics.median(timings), 2),
+        "p95_ms": round(_percentile(timings, 95), 2),
+        "max_ms": round(max(timings), 2),
+        "load_s": round(load_s, 1),
+    }
+    print(
+        f"search, SQLite, {size:>7} activities, {queries} queries: "
+        f"median {figures['median_ms']} ms, p95 {figures['p95_ms']} ms, "
+        f"max {figures['max_ms']} ms (generated in {figures['load_s']} s)",
+        flush=True,
+    )
+    return figures
+
+
+def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
+    """Brotli-compressed bytes of the results page and everything it loads (tiles excepted).
+
+    The demo data for an ordinary search; a synthetic database for a map of 200 results.
+    """
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{workdir / 'weight.sqlite'}",
+            "MAP_TILE_URL": "/static/img/tile.png",
+        }
+    )
+    with app.app_context():  # `flask bench` has the default app's context pushed already
+        assert app.test_cli_runner().invoke(args=["setup"]).exit_code == 0
+    big = create_app({"DATABASE_URL": synthetic_url, "MAP_TILE_URL": "/static/img/tile.png"})
+    headers = {"Accept-Encoding": "br, gzip"}
+
+    def total(url: str, with_map: bool, flask_app: Any = app) -> int:
+        client = flask_app.test_client()
+        page = client.get(url, headers=headers)
+        assert page.headers["Content-Encoding"] == "br"
+        body = page.get_data()
+        size = len(body)
+        source = brotli.decompress(body).decode()
+        assets = set(re.findall(r'(?:href|src)="(/static/[^"#]+)', source))
+        for asset in sorted(assets):
+            if not with_map and "leaflet" in asset:
+                continue
+            if "tile.png" in asset:
+                continue
+            size += len(client.get(asset.replace("&amp;", "&"), headers=headers).get_data())
+        return size
+
+    return {
+        "page_results_kb": round(total("/activities?where=9000", with_map=False) / 1024, 1),
+        "page_results_map_kb": round(total("/activities?where=9000", with_map=True) / 1024, 1),
+        "page_results_map_200_kb": round(
+            total("/activities?where=1000", with_map=True, flask_app=big) / 1024, 1
+        ),
+        "map_markers": big.test_client()
+        .get("/activities?where=1000")
+        .get_data(as_text=True)
+        .count('"type": "Feature"'),
+    }
+
+
+def run(sizes: list[int], queries: int) -> None:
+    report: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="meegaan-bench-") as tmp:
+        workdir = Path(tmp)
+        for size in sizes:
+            figures = bench_size(size, queries, workdir)
+            key = f"{size // 1000}k"
+            report[f"search_{key}_median_ms"] = figures["median_ms"]
+            report[f"search_{key}_p95_ms"] = figures["p95_ms"]
+        weight = page_weight(workdir, f"sqlite:///{workdir / f'bench-{sizes[0]}.sqlite'}")
+        print(
+            f"page weight (brotli, tiles excepted): results {weight['page_results_kb']} KB, "
+            f"with map {weight['page_results_map_kb']} KB, with a map of "
+            f"{weight['map_markers']} results {weight['page_results_map_200_kb']} KB",
+            flush=True,
+        )
+        report.update(weight)
+    print(json.dumps(report))
