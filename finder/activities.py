@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from . import taxonomy
 from .models import Activity, Occurrence
+from .schedule import Session as ScheduledSession
 from .schedule import expand, parse_exdates
 from .text import fold
 
@@ -82,6 +83,38 @@ def refresh_all(session: Session, now_utc: datetime, weeks: int) -> int:
     for activity in session.scalars(select(Activity).where(Activity.status == "published")):
         total += refresh_occurrences(session, activity, now_utc, weeks)
     return total
+
+
+def upcoming_sessions(
+    session: Session, activity: Activity, now_utc: datetime, limit: int, horizon_weeks: int
+) -> list[Occurrence | ScheduledSession]:
+    """The next `limit` sessions that have not ended: stored ones first (they know about
+    cancellations), then, for a fortnightly or monthly rule, what the schedule gives beyond the
+    materialised weeks."""
+    stored: list[Occurrence | ScheduledSession] = list(
+        session.scalars(
+            select(Occurrence)
+            .where(
+                Occurrence.activity_id == activity.id,
+                Occurrence.ends_at > now_utc,
+                Occurrence.cancelled.is_(False),
+            )
+            .order_by(Occurrence.starts_at)
+            .limit(limit)
+        )
+    )
+    if len(stored) < limit and activity.rrule and activity.status == "published":
+        horizon = now_utc + timedelta(weeks=horizon_weeks)
+        later = expand(
+            activity.rrule,
+            activity.dtstart_local,
+            activity.duration_minutes,
+            parse_exdates(activity.exdates),
+            horizon,
+            horizon + timedelta(days=400),
+        )
+        stored += [s for s in later if s.starts_at >= horizon][: limit - len(stored)]
+    return stored
 
 
 def translation_for(activity: Activity, locales: Iterable[str]) -> dict[str, str] | None:

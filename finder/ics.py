@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from icalendar import Calendar, Event
 
-from .models import Activity, Occurrence
+from .models import Activity
+from .schedule import Timed
 
 
 def activity_calendar(
     activity: Activity,
-    sessions: list[Occurrence],
+    sessions: Sequence[Timed],
     title: str,
     description: str,
     location: str,

@@ -5,11 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 
 TZ = ZoneInfo("Europe/Brussels")
+
+
+class Timed(Protocol):
+    """A stored Occurrence or a computed Session: anything with a start and an end."""
+
+    @property
+    def starts_at(self) -> datetime: ...
+
+    @property
+    def ends_at(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -94,14 +105,3 @@ def when_window(when: str, now_utc: datetime, horizon_weeks: int) -> Window:
             monday = midnight + timedelta(days=7 - weekday)
         return Window(start, to_utc_naive(monday))
     return Window(now_utc, horizon)
-
-
-def weekday_summary(rrule: str | None) -> str | None:
-    """The FREQ of a rule (WEEKLY, MONTHLY …) for plain-words descriptions in the web layer."""
-    if not rrule:
-        return None
-    for part in rrule.replace("RRULE:", "").split(";"):
-        key, _, value = part.partition("=")
-        if key == "FREQ":
-            return value
-    return None

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from . import taxonomy
@@ -197,23 +197,3 @@ def load_hits(
     ):
         sessions[o.activity_id].append(o)
     return [Hit(activities[i], d, sessions[i]) for i, d, _ in rows if i in activities]
-
-
-def next_sessions(
-    session: Session, activity_id: int, now_utc: datetime, limit: int
-) -> list[Occurrence]:
-    """The activity's next sessions that have not ended yet."""
-    return list(
-        session.scalars(
-            select(Occurrence)
-            .where(
-                and_(
-                    Occurrence.activity_id == activity_id,
-                    Occurrence.ends_at > now_utc,
-                    Occurrence.cancelled.is_(False),
-                )
-            )
-            .order_by(Occurrence.starts_at)
-            .limit(limit)
-        )
-    )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from icalendar import Calendar
 from sqlalchemy.orm import Session
+
+from finder import create_app
 
 from . import factories as f
 
@@ -254,3 +258,47 @@ def test_static_assets_are_fingerprinted_and_cached(client: FlaskClient) -> None
 def test_pages_are_compressed(client: FlaskClient, gent: list[int]) -> None:
     page = client.get("/activities?where=9000", headers={"Accept-Encoding": "br, gzip"})
     assert page.headers["Content-Encoding"] == "br"
+
+
+def test_detail_shows_the_organisers_contact_and_refuses_script_links(
+    client: FlaskClient, db: Session
+) -> None:
+    org = f.organisation(db, contact_phone="09 123 45 67", website="javascript:alert(1)")
+    a = f.activity(db, org=org)
+    html = client.get(f"/activities/{a.id}?lang=en").get_data(as_text=True)
+    assert 'href="tel:091234567"' in html
+    assert "javascript:" not in html
+    org.website = "https://buurt.example.be"
+    db.flush()
+    html = client.get(f"/activities/{a.id}?lang=en").get_data(as_text=True)
+    assert 'href="https://buurt.example.be"' in html
+
+
+def test_server_error_is_a_friendly_page_in_the_visitors_language(app: Flask) -> None:
+    broken = create_app({**app.config, "TESTING": False, "PROPAGATE_EXCEPTIONS": False})
+
+    @broken.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("boom")
+
+    @broken.get("/api/v1/boom")
+    def api_boom() -> str:
+        raise RuntimeError("boom")
+
+    page = broken.test_client().get("/boom?lang=nl")
+    assert page.status_code == 500
+    assert "Er ging bij ons iets mis." in page.get_data(as_text=True)
+    api = broken.test_client().get("/api/v1/boom?lang=en")
+    assert api.status_code == 500 and api.get_json()["error"]["code"] == "server_error"
+
+
+def test_detail_lists_five_dates_even_for_a_monthly_activity(
+    client: FlaskClient, db: Session
+) -> None:
+    a = f.activity(
+        db, title="Maandelijks", rrule="FREQ=MONTHLY;BYDAY=1SA", first=datetime(2026, 1, 3, 10)
+    )
+    html = client.get(f"/activities/{a.id}?lang=en").get_data(as_text=True)
+    dates = html.split('<ul class="dates">', 1)[1].split("</ul>", 1)[0]
+    assert dates.count("<li>") == 5
+    assert "Saturday 5 December" in dates and "Saturday 3 April" in dates

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from ..activities import upcoming_sessions
 from ..models import Activity
-from ..search import next_sessions, search
+from ..search import search
 from .common import db, now_utc, search_settings
 from .params import parse_search
 from .present import place_name, result_json
@@ -83,5 +84,5 @@ def activity(activity_id: int) -> Response:
         return error_response(
             404, "not_found", _("This activity does not exist or is no longer listed.")
         )
-    sessions = next_sessions(db(), found.id, now_utc(), 5)
+    sessions = upcoming_sessions(db(), found, now_utc(), 5, current_app.config["OCCURRENCE_WEEKS"])
     return jsonify(result_json(found, None, sessions))

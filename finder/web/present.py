@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,8 +15,8 @@ from flask_babel import gettext as _
 from .. import taxonomy
 from ..activities import translation_for
 from ..geo import Place
-from ..models import Activity, Occurrence
-from ..schedule import to_local
+from ..models import Activity
+from ..schedule import Timed, to_local
 from ..text import fold
 from .common import locale_code, now_utc
 
@@ -70,7 +71,7 @@ def day_words(moment: datetime) -> str:
     return format_date(local.date(), "EEEE d MMMM", locale=locale_code())
 
 
-def session_words(occ: Occurrence) -> str:
+def session_words(occ: Timed) -> str:
     """'Wednesday 4 December, 14:00–16:00'."""
     locale = locale_code()
     start, end = to_local(occ.starts_at), to_local(occ.ends_at)
@@ -106,7 +107,7 @@ def iso(moment: datetime) -> str:
 
 
 def result_json(
-    activity: Activity, distance_km: float | None, sessions: list[Occurrence]
+    activity: Activity, distance_km: float | None, sessions: Sequence[Timed]
 ) -> dict[str, Any]:
     """One result in the JSON contract of DESIGN §7."""
     t = texts(activity)

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .. import taxonomy
+from ..activities import upcoming_sessions
 from ..ics import activity_calendar
 from ..mapview import MapPoint, build_map
 from ..models import Activity
-from ..search import SearchResult, load_hits, next_sessions, search
+from ..search import SearchResult, load_hits, search
 from .common import db, now_utc, search_settings
 from .params import parse_search
 from .present import activity_url, distance_words, session_words, texts
@@ -88,7 +89,9 @@ def _published(activity_id: int) -> Activity:
 @bp.get("/activities/<int:activity_id>-<slug>")
 def detail(activity_id: int, slug: str | None = None) -> str:
     activity = _published(activity_id)
-    sessions = next_sessions(db(), activity.id, now_utc(), DETAIL_SESSIONS)
+    sessions = upcoming_sessions(
+        db(), activity, now_utc(), DETAIL_SESSIONS, current_app.config["OCCURRENCE_WEEKS"]
+    )
     share_url = activity_url(activity, external=True)
     return render_template(
         "detail.html",
@@ -103,7 +106,9 @@ def detail(activity_id: int, slug: str | None = None) -> str:
 @bp.get("/activities/<int:activity_id>.ics")
 def calendar(activity_id: int) -> Response:
     activity = _published(activity_id)
-    sessions = next_sessions(db(), activity.id, now_utc(), 20)
+    sessions = upcoming_sessions(
+        db(), activity, now_utc(), 20, current_app.config["OCCURRENCE_WEEKS"]
+    )
     t = texts(activity)
     location = ", ".join(
         x for x in (activity.street, f"{activity.postcode} {activity.municipality}") if x

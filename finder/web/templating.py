@@ -6,7 +6,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
@@ -89,6 +89,13 @@ def lang_url(code: str) -> str:
     return request.path + "?" + urlencode([(k, v) for k, vs in args.items() for v in vs])
 
 
+def http_url(value: str | None) -> str | None:
+    """The URL when it is a plain web address; anything else (javascript:, data:) is not a link."""
+    if value and urlsplit(value.strip()).scheme in ("http", "https"):
+        return value.strip()
+    return None
+
+
 def has_error(errors: list[Any], field: str) -> bool:
     return any(e.field == field for e in errors)
 
@@ -118,5 +125,6 @@ def init_app(app: Flask) -> None:
         _=_,
     )
     env.filters["language_name"] = language_name
+    env.filters["http_url"] = http_url
     env.trim_blocks = True
     env.lstrip_blocks = True
