@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 pytestmark = pytest.mark.browser
 
@@ -104,3 +104,31 @@ def test_unknown_place_is_said_kindly_with_suggestions(page: Page, live_server: 
     expect(page.get_by_label("Where? Postcode or town")).to_have_value("Gentt")
     page.locator("#where-error").get_by_role("link", name="Gent", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Activities near Gent")
+
+
+def test_use_my_location(browser: Browser, live_server: str) -> None:
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740},
+        geolocation={"latitude": 51.0536, "longitude": 3.7304},
+        permissions=["geolocation"],
+    )
+    page = context.new_page()
+    page.goto(f"{live_server}/?lang=en")
+    page.get_by_role("button", name="Use my location").click()
+    page.wait_for_url("**/activities?**")
+    assert "lat=51.0536" in page.url and "lon=3.7304" in page.url
+    expect(page.get_by_role("heading", level=1)).to_have_text("Activities near Gent")
+    assert page.locator("li.card").count() >= 3
+    context.close()
+
+
+@pytest.mark.parametrize(
+    "path", ["/?lang=nl", "/activities?where=9000&lang=nl", "/activities/1?lang=nl"]
+)
+def test_usable_at_200_percent_zoom(browser: Browser, live_server: str, path: str) -> None:
+    """A 360 px phone at 200% zoom leaves 180 CSS pixels: nothing may need sideways scrolling."""
+    context = browser.new_context(viewport={"width": 180, "height": 640})
+    page = context.new_page()
+    page.goto(live_server + path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 180
+    context.close()
