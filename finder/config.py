@@ -26,7 +26,8 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": env("DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'meegaan.sqlite'}",
         "DEFAULT_LOCALE": "nl",
-        "LANGUAGES": ["nl", "en"],
+        # Interface languages, Dutch first; a new one needs a catalog in translations/ too.
+        "LANGUAGES": ["nl", "fr", "en", "ar", "uk", "tr", "ru", "fa"],
         "TIMEZONE": "Europe/Brussels",
         "DEFAULT_RADIUS_KM": float(env("DEFAULT_RADIUS_KM", "5")),
         "MAX_RADIUS_KM": float(env("MAX_RADIUS_KM", "100")),

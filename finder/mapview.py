@@ -70,7 +70,8 @@ def build_map(
             "type": "Feature",
             "geometry": {"type": "Point", "coordinates": [p.lon, p.lat]},
             "properties": {
-                "popup": f'<a href="{escape(p.url)}">{escape(p.title)}</a><br>{escape(p.detail)}',
+                "popup": f'<a dir="auto" href="{escape(p.url)}">{escape(p.title)}</a>'
+                f'<br><span dir="auto">{escape(p.detail)}</span>',
                 "label": str(escape(p.title)),
             },
         }

@@ -11,7 +11,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parent.parent
-LOCALES = ["nl", "en"]
+LOCALES = sorted(p.name for p in (ROOT / "translations").iterdir() if p.is_dir())
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]")
 
 
@@ -91,3 +91,20 @@ def test_python_sources_pass_user_facing_messages_through_gettext() -> None:
         source = path.read_text(encoding="utf-8")
         for match in re.finditer(r"ParamError\(\s*\"\w+\",\s*\"\w+\",\s*([^_\s])", source):
             raise AssertionError(f"{path.name}: message not translated near {match.group(0)!r}")
+
+
+def test_every_interface_language_has_a_catalog_and_a_name() -> None:
+    from finder.config import from_env
+    from finder.web.templating import LOCALE_NAMES
+
+    languages = from_env("/tmp")["LANGUAGES"]
+    assert sorted(languages) == LOCALES
+    assert set(languages) <= set(LOCALE_NAMES)
+    assert languages[0] == "nl"  # Dutch is the default
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_time_ranges_stay_one_isolated_run(locale: str) -> None:
+    """session_words wraps start…end in Unicode isolates; a translation must keep them adjacent."""
+    message = _catalog(locale)["%(day)s, %(start)s–%(end)s"]
+    assert message is not None and "%(start)s–%(end)s" in message.string

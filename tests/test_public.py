@@ -49,7 +49,9 @@ def test_results_list_cards_with_icons_and_labels(client: FlaskClient, gent: lis
     assert "Free drinks" in html and "#free_drinks" in html
     assert "A buddy can come with you" in html
     assert "Walk in, no need to register" in html
-    assert "Today, 14:00–16:00" in html  # NOW is a Wednesday; the factory's session is at 14:00
+    assert (
+        "Today, \u206614:00–16:00\u2069" in html
+    )  # NOW is a Wednesday; the factory's session is at 14:00
     assert 'class="folium-map"' in html
 
 
@@ -147,7 +149,7 @@ def test_detail_page_has_what_a_family_needs(client: FlaskClient, db: Session) -
     page = client.get(f"/activities/{a.id}?lang=en")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
-    assert html.count("<li>") >= 5 and "Today, 14:00–16:00" in html
+    assert html.count("<li>") >= 5 and "Today, \u206614:00–16:00\u2069" in html
     assert "€2.00" in html and "Soep: 1 euro" in html and "Register first" in html
     assert f"geo:{a.lat:.6f},{a.lon:.6f}" in html
     assert "openstreetmap.org/directions?to=" in html
@@ -164,9 +166,7 @@ def test_detail_shows_translation_or_marks_the_original_language(
     assert '<h1 lang="en" dir="auto">Coffee morning</h1>' in en
     b = f.activity(db, title="Alleen Nederlands")
     other = client.get(f"/activities/{b.id}?lang=en").get_data(as_text=True)
-    assert (
-        "This text is in Nederlands." in other and 'lang="nl" dir="auto">Alleen Nederlands' in other
-    )
+    assert "This text is in Dutch." in other and 'lang="nl" dir="auto">Alleen Nederlands' in other
 
 
 def test_detail_of_unknown_or_unpublished_activity_is_a_friendly_404(
@@ -302,3 +302,72 @@ def test_detail_lists_five_dates_even_for_a_monthly_activity(
     dates = html.split('<ul class="dates">', 1)[1].split("</ul>", 1)[0]
     assert dates.count("<li>") == 5
     assert "Saturday 5 December" in dates and "Saturday 3 April" in dates
+
+
+@pytest.mark.parametrize(
+    ("lang", "direction", "found", "today"),
+    [
+        ("ar", "rtl", "وجدنا 4 أنشطة", "اليوم"),
+        ("fa", "rtl", "4 فعالیت پیدا شد", "امروز"),
+        ("uk", "ltr", "Знайдено 4 заходи", "Сьогодні"),
+        ("ru", "ltr", "Найдено 4 занятия", "Сегодня"),
+        ("tr", "ltr", "4 etkinlik bulundu", "Bugün"),
+        ("fr", "ltr", "4 activités trouvées", "Aujourd’hui"),
+    ],
+)
+def test_results_in_every_language(
+    client: FlaskClient, gent: list[int], lang: str, direction: str, found: str, today: str
+) -> None:
+    html = client.get(f"/activities?where=9000&lang={lang}").get_data(as_text=True)
+    assert f'<html lang="{lang}" dir="{direction}">' in html
+    assert found in html
+    assert (
+        f"{today}، \u206614:00–16:00\u2069" in html or f"{today}, \u206614:00–16:00\u2069" in html
+    )
+
+
+def test_dates_in_the_page_language(client: FlaskClient, db: Session) -> None:
+    a = f.activity(db, rrule="FREQ=WEEKLY;BYDAY=FR", first=datetime(2026, 11, 6, 10))
+    for lang, day in [
+        ("ar", "الجمعة 4 ديسمبر"),
+        ("uk", "пʼятниця, 4 грудня"),
+        ("tr", "4 Aralık Cuma"),
+        ("fr", "vendredi 4 décembre"),
+        ("nl", "vrijdag 4 december"),
+    ]:
+        html = client.get(f"/activities/{a.id}?lang={lang}").get_data(as_text=True)
+        assert day in html, (lang, day)
+
+
+def test_hreflang_alternates_for_every_language(client: FlaskClient) -> None:
+    html = client.get("/activities?where=9000&lang=ar").get_data(as_text=True)
+    for code in ("nl", "fr", "en", "ar", "uk", "tr", "ru", "fa", "x-default"):
+        assert f'hreflang="{code}" href="http://localhost/activities?where=9000&amp;lang=' in html
+    assert (
+        '<a href="/activities?where=9000&amp;lang=uk" lang="uk" dir="ltr" hreflang="uk">'
+        "Українська</a>" in html
+    )
+
+
+def test_original_language_label_in_the_page_language(client: FlaskClient, db: Session) -> None:
+    a = f.activity(db, title="Koffiemoment")
+    html = client.get(f"/activities/{a.id}?lang=ar").get_data(as_text=True)
+    assert "هذا النص باللغة الهولندية." in html
+
+
+def test_read_aloud_button_carries_the_key_facts_with_their_languages(
+    client: FlaskClient, db: Session
+) -> None:
+    import html as html_lib
+    import json
+
+    a = f.activity(db, title="Koffiemoment", tags=("buddy", "walk_in"), cost_type="free")
+    page = client.get(f"/activities/{a.id}?lang=ar").get_data(as_text=True)
+    button = re.search(r"<button[^>]*data-read-aloud[^>]*>", page).group(0)  # type: ignore[union-attr]
+    assert " hidden " in button  # shown by read-aloud.js only where a voice exists
+    parts = json.loads(html_lib.unescape(re.search(r"data-speech='([^']*)'", button).group(1)))  # type: ignore[union-attr]
+    assert parts[0] == {"lang": "nl", "text": "Koffiemoment"}
+    texts = [p["text"] for p in parts[1:]]
+    assert all(p["lang"] == "ar" for p in parts[1:])
+    assert any(t.startswith("متى: اليوم") for t in texts) and "التكلفة: مجاني" in texts
+    assert "يمكن لمرافق (buddy) أن يذهب معك" in texts and "ادخل مباشرة، لا حاجة للتسجيل" in texts

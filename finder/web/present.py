@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from babel import Locale
 from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 from flask import url_for
@@ -19,6 +20,13 @@ from ..models import Activity
 from ..schedule import Timed, to_local
 from ..text import fold
 from .common import locale_code, now_utc
+
+# How each language writes "Wednesday 2 December" (CLDR's skeletons abbreviate the weekday).
+DAY_PATTERNS = {
+    "uk": "EEEE, d MMMM",
+    "ru": "EEEE, d MMMM",
+    "tr": "d MMMM EEEE",
+}
 
 
 def slugify(title: str) -> str:
@@ -51,7 +59,16 @@ def texts(activity: Activity) -> dict[str, Any]:
 
 
 def language_name(code: str) -> str:
+    """A language in its own name and script (Nederlands, العربية), as a family recognises it."""
     return taxonomy.LANGUAGES.get(code, code)
+
+
+def language_in_page_language(code: str) -> str:
+    """A language named in the page's language: 'Dutch' in English, 'الهولندية' in Arabic."""
+    try:
+        return str(Locale.parse(code).get_display_name(locale_code()) or code)
+    except (ValueError, LookupError):
+        return language_name(code)
 
 
 def place_name(place: Place) -> str:
@@ -68,18 +85,23 @@ def day_words(moment: datetime) -> str:
         return _("Today")
     if local.date() == today + timedelta(days=1):
         return _("Tomorrow")
-    return format_date(local.date(), "EEEE d MMMM", locale=locale_code())
+    locale = locale_code()
+    return format_date(local.date(), DAY_PATTERNS.get(locale, "EEEE d MMMM"), locale=locale)
 
 
 def session_words(occ: Timed) -> str:
-    """'Wednesday 4 December, 14:00–16:00'."""
+    """'Wednesday 4 December, 14:00–16:00'.
+
+    The times are wrapped in Unicode isolates (LRI … PDI): on an Arabic or Farsi page the bidi
+    algorithm would otherwise show "16:00–14:00".
+    """
     locale = locale_code()
     start, end = to_local(occ.starts_at), to_local(occ.ends_at)
     return _(
         "%(day)s, %(start)s–%(end)s",
         day=day_words(occ.starts_at),
-        start=format_time(start, "HH:mm", locale=locale),
-        end=format_time(end, "HH:mm", locale=locale),
+        start="\u2066" + format_time(start, "HH:mm", locale=locale),
+        end=format_time(end, "HH:mm", locale=locale) + "\u2069",
     )
 
 
@@ -136,3 +158,36 @@ def result_json(
         "next": [{"start": iso(s.starts_at), "end": iso(s.ends_at)} for s in sessions],
         "organisation": {"id": activity.organisation.id, "name": activity.organisation.name},
     }
+
+
+def speech_parts(
+    activity: Activity, t: dict[str, Any], sessions: Sequence[Timed]
+) -> list[dict[str, str]]:
+    """The key facts to read aloud, each with the language it is written in."""
+    page = locale_code()
+    tags = set(tag_slugs(activity))
+    parts = [{"lang": t["lang"], "text": t["title"]}]
+    if sessions:
+        parts.append({"lang": page, "text": _("When: %(when)s", when=session_words(sessions[0]))})
+    parts.append(
+        {
+            "lang": page,
+            "text": _(
+                "Where: %(address)s",
+                address=", ".join(
+                    x
+                    for x in (activity.street, f"{activity.postcode} {activity.municipality}")
+                    if x
+                ),
+            ),
+        }
+    )
+    parts.append({"lang": page, "text": _("Cost: %(cost)s", cost=cost_words(activity))})
+    along = [_(tag.label) for tag in taxonomy.ACCOMPANIMENT_TAGS if tag.slug in tags]
+    if along:
+        parts.append({"lang": page, "text": ". ".join(along)})
+    if "walk_in" in tags:
+        parts.append({"lang": page, "text": _("Walk in, no need to register")})
+    elif "register" in tags:
+        parts.append({"lang": page, "text": _("Register first")})
+    return parts

@@ -9,7 +9,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .. import taxonomy
 from ..activities import upcoming_sessions
 from ..ics import activity_calendar
 from ..mapview import MapPoint, build_map
@@ -17,7 +16,7 @@ from ..models import Activity
 from ..search import SearchResult, load_hits, search
 from .common import db, now_utc, search_settings
 from .params import parse_search
-from .present import activity_url, distance_words, session_words, texts
+from .present import activity_url, distance_words, session_words, speech_parts, texts
 
 bp = Blueprint("public", __name__)
 
@@ -93,13 +92,14 @@ def detail(activity_id: int, slug: str | None = None) -> str:
         db(), activity, now_utc(), DETAIL_SESSIONS, current_app.config["OCCURRENCE_WEEKS"]
     )
     share_url = activity_url(activity, external=True)
+    t = texts(activity)
     return render_template(
         "detail.html",
+        speech=speech_parts(activity, t, sessions),
         activity=activity,
-        t=texts(activity),
+        t=t,
         sessions=sessions,
         share_url=share_url,
-        taxonomy=taxonomy,
     )
 
 

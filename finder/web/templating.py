@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from babel import Locale
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
 
@@ -19,6 +20,7 @@ from .present import (
     activity_url,
     cost_words,
     distance_words,
+    language_in_page_language,
     language_name,
     place_name,
     session_words,
@@ -26,7 +28,6 @@ from .present import (
     texts,
 )
 
-RTL_LOCALES = {"ar", "fa", "he", "ur", "ps"}
 # Each interface language named in its own language, for the switcher.
 LOCALE_NAMES = {
     "nl": "Nederlands",
@@ -82,11 +83,12 @@ def _after(response: Response) -> Response:
     return response
 
 
-def lang_url(code: str) -> str:
+def lang_url(code: str, external: bool = False) -> str:
     """The current page in another interface language."""
     args = request.args.to_dict(flat=False)
     args["lang"] = [code]
-    return request.path + "?" + urlencode([(k, v) for k, vs in args.items() for v in vs])
+    base = request.base_url if external else request.path
+    return base + "?" + urlencode([(k, v) for k, vs in args.items() for v in vs])
 
 
 def http_url(value: str | None) -> str | None:
@@ -94,6 +96,11 @@ def http_url(value: str | None) -> str | None:
     if value and urlsplit(value.strip()).scheme in ("http", "https"):
         return value.strip()
     return None
+
+
+def text_direction(code: str) -> str:
+    """'rtl' for Arabic and Farsi, 'ltr' otherwise, from Babel's locale data."""
+    return str(Locale.parse(code).text_direction)
 
 
 def has_error(errors: list[Any], field: str) -> bool:
@@ -108,7 +115,7 @@ def init_app(app: Flask) -> None:
         asset_url=asset_url,
         taxonomy=taxonomy,
         locale_code=locale_code,
-        rtl_locales=RTL_LOCALES,
+        text_direction=text_direction,
         locale_names=LOCALE_NAMES,
         lang_url=lang_url,
         activity_url=activity_url,
@@ -117,6 +124,7 @@ def init_app(app: Flask) -> None:
         cost_words=cost_words,
         distance_words=distance_words,
         language_name=language_name,
+        language_in_page_language=language_in_page_language,
         place_name=place_name,
         tag_slugs=tag_slugs,
         fold=fold,
