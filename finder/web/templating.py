@@ -28,17 +28,6 @@ from .present import (
     texts,
 )
 
-# Each interface language named in its own language, for the switcher.
-LOCALE_NAMES = {
-    "nl": "Nederlands",
-    "en": "English",
-    "fr": "Français",
-    "ar": "العربية",
-    "uk": "Українська",
-    "tr": "Türkçe",
-    "ru": "Русский",
-    "fa": "فارسی",
-}
 ASSET_MAX_AGE = 31536000
 
 
@@ -98,6 +87,13 @@ def http_url(value: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=32)
+def endonym(code: str) -> str:
+    """A language in its own name and script, for the switcher: Français, العربية, Українська."""
+    name = str(Locale.parse(code).get_display_name(code) or code)
+    return name[:1].upper() + name[1:]
+
+
 def text_direction(code: str) -> str:
     """'rtl' for Arabic and Farsi, 'ltr' otherwise, from Babel's locale data."""
     return str(Locale.parse(code).text_direction)
@@ -116,7 +112,7 @@ def init_app(app: Flask) -> None:
         taxonomy=taxonomy,
         locale_code=locale_code,
         text_direction=text_direction,
-        locale_names=LOCALE_NAMES,
+        endonym=endonym,
         lang_url=lang_url,
         activity_url=activity_url,
         texts=texts,
