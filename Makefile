@@ -23,6 +23,8 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $
 
 translations: $(COMPILED)
 
+# A developer's machine: plain http, demo accounts (printed by setup), mail to a local SMTP server.
+run: export MEEGAAN_ENV ?= development
 run: install translations
 	$(FLASK) setup
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
@@ -42,7 +44,7 @@ bench: install translations
 
 # Refresh the catalogs from the sources (then translate the new entries in every .po file).
 extract: install
-	$(BIN)/pybabel extract -F babel.cfg -k N_ --no-location --sort-output -o translations/messages.pot finder
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l --no-location --sort-output -o translations/messages.pot finder
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
 # Rebuild data/gazetteer.csv from its sources (see data/README.md).

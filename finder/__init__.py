@@ -8,12 +8,14 @@ from typing import Any
 from flask import Flask
 from flask_babel import Babel
 from flask_compress import Compress
+from flask_wtf.csrf import CSRFProtect
 
 from .config import ROOT, from_env
 from .db import Database
 
 babel = Babel()
 compress = Compress()
+csrf = CSRFProtect()
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -32,14 +34,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.teardown_appcontext(common.close_db)
     babel.init_app(app, locale_selector=common.select_locale)
     compress.init_app(app)
+    csrf.init_app(app)
 
     from . import cli, security
-    from .web import api, errors, public, templating
+    from .web import api, auth, errors, manage, public, templating
+    from .web.limits import limiter
 
+    limiter.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(manage.bp)
     cli.init_app(app)
     return app

@@ -1,12 +1,15 @@
-"""Commands: `flask --app finder setup | db-upgrade | demo-load | occurrences-refresh | bench`."""
+"""Commands: `flask --app finder setup | db-upgrade | demo-load | occurrences-refresh |
+outbox-send | bench`."""
 
 from __future__ import annotations
+
+import time
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import activities, db, demo
+from . import activities, db, demo, notify
 from .web.common import now_utc
 
 
@@ -52,6 +55,13 @@ def setup_command() -> None:
     if count:
         click.echo(f"loaded {count} demo activities")
     _refresh()
+    if current_app.config["DEMO_ACCOUNTS"]:
+        with _database().session() as session, session.begin():
+            accounts = demo.create_demo_accounts(session, now_utc())
+        if accounts:
+            click.echo("demo accounts (development only), sign in at /login:")
+            for role, email, password in accounts:
+                click.echo(f"  {role:<13} {email:<32} {password}")
 
 
 def _refresh() -> int:
@@ -66,6 +76,31 @@ def _refresh() -> int:
 def occurrences_refresh_command() -> None:
     """Materialise every published activity's sessions for the coming weeks (run nightly)."""
     _refresh()
+
+
+@click.command("outbox-send")
+@with_appcontext
+@click.option("--watch", is_flag=True, help="Keep sending every few seconds until stopped.")
+@click.option("--interval", default=5.0, help="Seconds between rounds with --watch.")
+def outbox_send_command(watch: bool, interval: float) -> None:
+    """Send the e-mails that are due (retries with backoff; run as many workers as you like)."""
+    cfg = current_app.config
+    smtp = notify.SmtpSettings(
+        host=cfg["SMTP_HOST"],
+        port=cfg["SMTP_PORT"],
+        sender=cfg["MAIL_FROM"],
+        username=cfg["SMTP_USERNAME"],
+        password=cfg["SMTP_PASSWORD"],
+        starttls=cfg["SMTP_STARTTLS"],
+    )
+    while True:
+        with _database().session() as session:
+            sent = notify.send_due(session, smtp, now_utc())
+        if sent:
+            click.echo(f"sent {sent} e-mail(s)")
+        if not watch:
+            return
+        time.sleep(interval)
 
 
 @click.command("bench")
@@ -85,6 +120,7 @@ def init_app(app: Flask) -> None:
         demo_load_command,
         setup_command,
         occurrences_refresh_command,
+        outbox_send_command,
         bench_command,
     ):
         app.cli.add_command(command)

@@ -18,10 +18,16 @@ def _float_list(value: str) -> list[float]:
     return [float(x) for x in value.split(",") if x.strip()]
 
 
+def _flag(value: str | None, default: bool) -> bool:
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
 def from_env(instance_path: str) -> dict[str, Any]:
     """Every tunable with its default; the README's configuration table lists the same names."""
     env = os.environ.get
+    development = env("MEEGAAN_ENV", "production") == "development"
     return {
+        "ENVIRONMENT": "development" if development else "production",
         "SECRET_KEY": env("SECRET_KEY") or secrets.token_hex(32),
         "DATABASE_URL": env("DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'meegaan.sqlite'}",
@@ -53,4 +59,24 @@ def from_env(instance_path: str) -> dict[str, Any]:
         ],
         "COMPRESS_MIN_SIZE": 300,
         "SEND_FILE_MAX_AGE_DEFAULT": 3600,
+        # Staff sessions: secure cookies except on a developer's plain-http machine.
+        "SESSION_COOKIE_SECURE": _flag(env("SESSION_COOKIE_SECURE"), not development),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_IDLE_MINUTES": int(env("SESSION_IDLE_MINUTES", "60")),
+        "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+        "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+        # Rate limits (Flask-Limiter syntax); memory by default, Redis with REDIS_URL.
+        "RATELIMIT_STORAGE_URI": env("REDIS_URL", "memory://"),
+        "LOGIN_LIMIT_PER_ADDRESS": env("LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"),
+        "LOGIN_LIMIT_PER_ACCOUNT": env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"),
+        # Outgoing mail (the outbox worker: flask --app finder outbox-send).
+        "SMTP_HOST": env("SMTP_HOST", "127.0.0.1"),
+        "SMTP_PORT": int(env("SMTP_PORT", "25")),
+        "SMTP_USERNAME": env("SMTP_USERNAME", ""),
+        "SMTP_PASSWORD": env("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _flag(env("SMTP_STARTTLS"), False),
+        "MAIL_FROM": env("MAIL_FROM", "Meegaan <noreply@meegaan.invalid>"),
+        # One account per role with a known password, printed by `make run`: never in production.
+        "DEMO_ACCOUNTS": development,
     }

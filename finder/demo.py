@@ -14,9 +14,10 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from . import taxonomy
+from .accounts import hash_password
 from .activities import derive_fields, refresh_occurrences
 from .geo import gazetteer
-from .models import Activity, ActivityTranslation, Occurrence, Organisation
+from .models import ROLES, Activity, ActivityTranslation, Occurrence, Organisation, User
 from .schedule import expand, to_local
 from .text import fold
 
@@ -103,6 +104,37 @@ def load_demo(session: Session, now_utc: datetime, weeks: int, low_cost_max_eur:
         session.flush()
         refresh_occurrences(session, activity, now_utc, weeks)
     return len(data["activities"])
+
+
+DEMO_PASSWORD = "meegaan-demo"
+
+
+def create_demo_accounts(session: Session, now_utc: datetime) -> list[tuple[str, str, str]]:
+    """One account per role for trying Meegaan (only where DEMO_ACCOUNTS is on, never in
+    production). The organiser runs the first demo organisation. Returns (role, e-mail,
+    password) of the accounts made; none when accounts exist already."""
+    if session.scalar(select(User.id).limit(1)) is not None:
+        return []
+    first_org = session.scalar(select(Organisation).order_by(Organisation.id).limit(1))
+    password_hash = hash_password(DEMO_PASSWORD)
+    made = []
+    for role in ROLES:
+        email = f"{role}@meegaan.example"
+        session.add(
+            User(
+                email=email,
+                password_hash=password_hash,
+                display_name=f"Demo {role}",
+                role=role,
+                organisation_id=first_org.id if role == "organiser" and first_org else None,
+                preferred_locale="nl",
+                active=True,
+                session_version=1,
+                created_at=now_utc,
+            )
+        )
+        made.append((role, email, DEMO_PASSWORD))
+    return made
 
 
 # Where synthetic activities cluster: (postcode, share of all activities).

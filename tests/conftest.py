@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import os
+import re
+import socket
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
+from email import message_from_bytes
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -14,6 +22,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
 
 from finder import create_app
 from finder.db import Database, upgrade
@@ -70,6 +79,8 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
             "NOW": NOW,
             "MAP_TILE_URL": "/static/img/tile.png",
             "SERVER_NAME": None,
+            # The test client speaks plain http; test_auth checks the production default.
+            "SESSION_COOKIE_SECURE": False,
         }
     )
 
@@ -94,3 +105,111 @@ def db(app: Flask) -> Iterator[Session]:
 @pytest.fixture()
 def client(app: Flask, db: Session) -> FlaskClient:
     return app.test_client()
+
+
+@dataclass
+class SmtpServer:
+    port: int
+    received: list[Any] = field(default_factory=list)
+
+    def messages(self) -> list[EmailMessage]:
+        return [
+            message_from_bytes(e.original_content, policy=default_policy)  # type: ignore[misc]
+            for e in self.received
+        ]
+
+
+@pytest.fixture()
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd, in-process) on a free loopback port."""
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        server = SmtpServer(port=s.getsockname()[1])
+
+    class Handler:
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+            server.received.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=server.port)
+    controller.start()
+    try:
+        yield server
+    finally:
+        controller.stop()
+
+
+PASSWORD = "een lange zin als wachtwoord"
+
+
+@lru_cache(maxsize=1)
+def _password_hash() -> str:
+    """Argon2 is slow on purpose: hash the shared test password once."""
+    from finder.accounts import hash_password
+
+    return hash_password(PASSWORD)
+
+
+@pytest.fixture()
+def staff(db: Session) -> dict[str, Any]:
+    """One active account per role (the organiser belongs to an organisation), password PASSWORD."""
+    from finder.models import ROLES, Organisation, User
+
+    org = Organisation(
+        name="Buurtcentrum Staff", kind="community_centre", verified=True, created_at=NOW
+    )
+    db.add(org)
+    db.flush()
+    people: dict[str, Any] = {"organisation": org}
+    for role in ROLES:
+        user = User(
+            email=f"{role}@example.be",
+            password_hash=_password_hash(),
+            display_name=role.capitalize(),
+            role=role,
+            organisation_id=org.id if role == "organiser" else None,
+            preferred_locale="nl",
+            active=True,
+            session_version=1,
+            created_at=NOW,
+        )
+        db.add(user)
+        people[role] = user
+    db.flush()
+    return people
+
+
+def csrf_token(client: FlaskClient, url: str) -> str:
+    html = client.get(url).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
+    assert match, f"no CSRF token on {url}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, email: str, password: str = PASSWORD, next_url: str = "") -> TestResponse:
+        url = "/login" + (f"?next={next_url}" if next_url else "")
+        token = csrf_token(self.client, url)
+        return self.client.post(
+            url, data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self) -> TestResponse:
+        token = csrf_token(self.client, "/manage/")
+        return self.client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture()
+def auth(client: FlaskClient, app: Flask) -> Iterator[AuthActions]:
+    from finder.web.limits import limiter
+
+    limiter.reset()
+    yield AuthActions(client)
+    limiter.reset()

@@ -33,6 +33,8 @@ def extracted(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-unty
             "babel.cfg",
             "-k",
             "N_",
+            "-k",
+            "_l",
             "-o",
             str(pot),
             "finder",

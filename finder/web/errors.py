@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from flask import Flask, Response, render_template, request
 from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .api import error_response
@@ -17,6 +18,10 @@ MESSAGES: dict[int, tuple[str, Callable[[], str]]] = {
         lambda: _("We cannot find this page. Maybe the activity is no longer listed."),
     ),
     405: ("method_not_allowed", lambda: _("This action is not possible here.")),
+    429: (
+        "too_many_requests",
+        lambda: _("Too many tries. Please wait a few minutes and try again."),
+    ),
     500: (
         "server_error",
         lambda: _("Something went wrong on our side. Please try again in a moment."),
@@ -27,11 +32,18 @@ MESSAGES: dict[int, tuple[str, Callable[[], str]]] = {
 def _handle(exc: Exception) -> Response | tuple[str, int]:
     status = exc.code if isinstance(exc, HTTPException) and exc.code else 500
     code, message = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
+    if isinstance(exc, CSRFError):
+        code, message = (
+            "form_expired",
+            lambda: _(
+                "This form was open too long or came from elsewhere. Please fill it in again."
+            ),
+        )
     if request.path.startswith("/api/"):
         return error_response(status, code, message())
     return render_template("error.html", status=status, message=message()), status
 
 
 def init_app(app: Flask) -> None:
-    for status in (400, 404, 405, 500):
+    for status in (400, 403, 404, 405, 429, 500):
         app.register_error_handler(status, _handle)

@@ -13,6 +13,7 @@ from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
 
 from .. import taxonomy
+from ..accounts import ROLE_LABELS
 from ..geo import gazetteer
 from ..text import fold
 from .common import LANG_COOKIE, locale_code
@@ -130,5 +131,7 @@ def init_app(app: Flask) -> None:
     )
     env.filters["language_name"] = language_name
     env.filters["http_url"] = http_url
+    env.add_extension("jinja2.ext.do")
+    env.globals["role_labels"] = ROLE_LABELS
     env.trim_blocks = True
     env.lstrip_blocks = True

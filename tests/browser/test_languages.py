@@ -67,5 +67,8 @@ def test_map_popup_in_arabic_is_readable(page: Page, live_server: str) -> None:
     popup = page.locator(".leaflet-popup-content")
     expect(popup).to_be_visible()
     assert popup.locator("a[dir=auto]").count() == 1
-    box = popup.bounding_box()
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 360
+    # Leaflet pans the map to show the whole popup; wait for that to settle.
+    page.wait_for_function(
+        """() => { const r = document.querySelector('.leaflet-popup-content').getBoundingClientRect();
+                   return r.left >= 0 && r.right <= 360; }"""
+    )

@@ -1,0 +1,196 @@
+"""Sign in and out, invitations and password resets for staff. Families never need an account."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from babel.dates import format_datetime
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from .. import accounts
+from ..models import User
+from ..schedule import to_local
+from .common import db, now_utc
+from .decorators import login_required
+from .forms import LoginForm, ResetRequestForm, SetPasswordForm
+from .limits import limiter, submitted_email
+
+bp = Blueprint("auth", __name__)
+
+# Checked on every request that carries a session; written at most once a minute.
+SEEN_EVERY = timedelta(minutes=1)
+
+
+def load_user() -> None:
+    """Put the signed-in user on `g`; end sessions that are idle, stale or of a closed account."""
+    g.user = None
+    user_id = session.get("uid")
+    if user_id is None:
+        return
+    now = now_utc()
+    seen = datetime.fromisoformat(session.get("seen", "2000-01-01T00:00:00"))
+    idle = timedelta(minutes=current_app.config["SESSION_IDLE_MINUTES"])
+    user = db().get(User, user_id)
+    if (
+        user is None
+        or not user.active
+        or user.session_version != session.get("ver")
+        or now - seen > idle
+    ):
+        session.clear()
+        return
+    g.user = user
+    if now - seen > SEEN_EVERY:
+        session["seen"] = now.isoformat()
+
+
+bp.before_app_request(load_user)
+
+
+def _start_session(user: User) -> None:
+    session.clear()
+    session.permanent = True
+    session["uid"] = user.id
+    session["ver"] = user.session_version
+    session["seen"] = now_utc().isoformat()
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site: never an open redirect to another host."""
+    if target:
+        parts = urlsplit(target)
+        local = not parts.scheme and not parts.netloc and target.startswith("/")
+        if local and not target.startswith("//") and "\\" not in target:
+            return target
+    return url_for("manage.dashboard")
+
+
+def expires_words(moment: datetime, locale: str) -> str:
+    return format_datetime(to_local(moment), "d MMMM y, HH:mm", locale=locale)
+
+
+def role_words(role: str, locale: str) -> str:
+    with force_locale(locale):
+        return str(_(accounts.ROLE_LABELS[role]))
+
+
+def token_link(purpose: str, raw: str, locale: str) -> str:
+    """The link in the mail, opening in the recipient's language."""
+    endpoint = "auth.accept_invite" if purpose == "invite" else "auth.reset_password"
+    return url_for(endpoint, token=raw, lang=locale, _external=True)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+    key_func=submitted_email,
+    methods=["POST"],
+)
+def login() -> str | BaseResponse:
+    if g.user is not None:
+        return redirect(safe_next(request.args.get("next")))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = accounts.authenticate(db(), form.email.data, form.password.data, now_utc())
+        if user is None:
+            error = _("This e-mail address and password do not match an account.")
+        else:
+            accounts.audit(db(), user, "login", "user", user.id, now_utc())
+            db().commit()
+            _start_session(user)
+            return redirect(safe_next(request.args.get("next")))
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/login.html", form=form, error=error), status  # type: ignore[return-value]
+
+
+@bp.post("/logout")
+def logout() -> BaseResponse:
+    session.clear()
+    flash(_("You are signed out."))
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/logout/everywhere")
+@login_required
+def logout_everywhere() -> BaseResponse:
+    g.user.session_version += 1
+    accounts.audit(db(), g.user, "logout_everywhere", "user", g.user.id, now_utc())
+    db().commit()
+    session.clear()
+    flash(_("You are signed out on every device."))
+    return redirect(url_for("auth.login"))
+
+
+def _password_page(purpose: str, token: str) -> str | BaseResponse | tuple[str, int]:
+    found = accounts.find_token(db(), token, purpose, now_utc())
+    if found is None:
+        return render_template("auth/link_invalid.html"), 404
+    form = SetPasswordForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = accounts.use_token(db(), token, purpose, form.password.data, now_utc())
+        except accounts.AccountError as exc:
+            error = account_message(exc.code)
+        else:
+            db().commit()
+            _start_session(user)
+            flash(_("Your password is saved. Welcome, %(name)s.", name=user.display_name))
+            return redirect(url_for("manage.dashboard"))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "auth/set_password.html", form=form, error=error, purpose=purpose, user=found.user
+    ), status
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str) -> str | BaseResponse | tuple[str, int]:
+    return _password_page("invite", token)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str) -> str | BaseResponse | tuple[str, int]:
+    return _password_page("reset", token)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
+def request_reset() -> str | tuple[str, int]:
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        accounts.request_reset(db(), form.email.data, now_utc(), token_link, expires_words)
+        db().commit()
+        return render_template("auth/reset_sent.html")
+    status = 400 if request.method == "POST" else 200
+    return render_template("auth/reset_request.html", form=form), status
+
+
+def account_message(code: str) -> str:
+    messages = {
+        "password_too_short": _(
+            "Use at least %(min)d characters.", min=accounts.MIN_PASSWORD_LENGTH
+        ),
+        "password_too_long": _("Use at most %(max)d characters.", max=200),
+        "password_is_email": _("Do not use your e-mail address as password."),
+        "link_invalid": _("This link does not work any more. Ask for a new one."),
+        "email_taken": _("There is already an account with this e-mail address."),
+        "organisation_needed": _("Choose the organisation of this organiser."),
+        "not_allowed": _("You may not give this role."),
+    }
+    return messages.get(code, _("Something went wrong on our side. Please try again in a moment."))

@@ -1,0 +1,266 @@
+"""Staff sign-in, sessions, invitations and password resets, over HTTP with CSRF and real mail."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from finder.models import AuditEvent, Outbox, User, UserToken
+
+from .conftest import NOW, PASSWORD, AuthActions, csrf_token
+
+
+def _link(db: Session, to: str) -> str:
+    mail = db.scalars(
+        select(Outbox).where(Outbox.to_address == to).order_by(Outbox.id.desc())
+    ).first()
+    assert mail is not None, f"no mail to {to}"
+    return re.search(r"http://localhost(/\S+)", mail.body_text).group(1)  # type: ignore[union-attr]
+
+
+def test_sign_in_and_out(client: FlaskClient, auth: AuthActions, staff: dict[str, Any]) -> None:
+    assert client.get("/manage/").status_code == 302
+    page = auth.login("ORGANISER@example.be ")  # case and spaces do not matter
+    assert page.status_code == 302 and page.headers["Location"] == "/manage/?lang=nl"
+    html = client.get("/manage/?lang=en").get_data(as_text=True)
+    assert "Hello Organiser" in html and "Buurtcentrum Staff" in html
+    assert "Sign out" in html
+    auth.logout()
+    assert client.get("/manage/").status_code == 302
+
+
+def test_wrong_password_says_so_without_telling_which(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any]
+) -> None:
+    for email in ("organiser@example.be", "nobody@example.be"):
+        page = auth.login(email, "wrong password!")
+        html = page.get_data(as_text=True)
+        assert page.status_code == 400
+        assert "Dit e-mailadres en wachtwoord horen niet bij een account." in html
+        assert f'value="{email}"' in html  # what was typed is kept (not the password)
+        assert "wrong password!" not in html
+
+
+def test_closed_account_cannot_sign_in(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session
+) -> None:
+    staff["buddy"].active = False
+    db.flush()
+    assert auth.login("buddy@example.be").status_code == 400
+
+
+def test_form_without_csrf_token_is_refused(client: FlaskClient, staff: dict[str, Any]) -> None:
+    page = client.post("/login?lang=en", data={"email": "admin@example.be", "password": PASSWORD})
+    assert page.status_code == 400
+    assert "This form was open too long or came from elsewhere." in page.get_data(as_text=True)
+
+
+def test_sign_in_attempts_are_limited_per_account(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any]
+) -> None:
+    for _ in range(5):
+        assert auth.login("admin@example.be", "not it at all").status_code == 400
+    blocked = auth.login("admin@example.be")  # even the right password waits now
+    assert blocked.status_code == 429
+    assert "Te veel pogingen." in blocked.get_data(as_text=True)
+    assert auth.login("coordinator@example.be").status_code == 302  # another account is fine
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"],
+)
+def test_no_open_redirect_after_sign_in(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], target: str
+) -> None:
+    page = auth.login("admin@example.be", next_url=target)
+    assert page.status_code == 302 and page.headers["Location"].startswith("/manage/")
+
+
+def test_sign_in_returns_to_the_page_asked_for(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any]
+) -> None:
+    redirect = client.get("/manage/users")
+    assert redirect.headers["Location"].startswith("/login?next=/manage/users")
+    page = auth.login("admin@example.be", next_url="/manage/users")
+    assert page.headers["Location"] == "/manage/users"
+
+
+def test_session_ends_after_inactivity(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], app: Flask
+) -> None:
+    auth.login("admin@example.be")
+    idle = app.config["SESSION_IDLE_MINUTES"]
+    with client.session_transaction() as s:
+        s["seen"] = (NOW - timedelta(minutes=idle + 1)).isoformat()
+    assert client.get("/manage/").status_code == 302
+
+
+def test_sign_out_everywhere_ends_other_sessions(
+    app: Flask, auth: AuthActions, staff: dict[str, Any]
+) -> None:
+    other = app.test_client()
+    AuthActions(other).login("admin@example.be")
+    auth.login("admin@example.be")
+    token = csrf_token(auth.client, "/manage/")
+    auth.client.post("/logout/everywhere", data={"csrf_token": token})
+    assert other.get("/manage/").status_code == 302
+    assert auth.client.get("/manage/").status_code == 302
+
+
+def test_session_cookie_is_secure_http_only_and_lax_by_default(app: Flask) -> None:
+    from finder import create_app
+    from finder.config import from_env
+
+    defaults = from_env("/tmp")
+    assert defaults["SESSION_COOKIE_SECURE"] is True and defaults["DEMO_ACCOUNTS"] is False
+    production = create_app({**app.config, "SESSION_COOKIE_SECURE": True})
+    page = production.test_client().get("/login", base_url="https://localhost")
+    cookie = page.headers["Set-Cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
+    assert "Strict-Transport-Security" in page.headers
+
+
+def test_invitation_to_first_sign_in(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session, app: Flask
+) -> None:
+    auth.login("admin@example.be")
+    token = csrf_token(client, "/manage/users")
+    page = client.post(
+        "/manage/users",
+        data={
+            "csrf_token": token,
+            "email": "Sara@Example.be",
+            "display_name": "Sara",
+            "role": "organiser",
+            "organisation_id": staff["organisation"].id,
+            "locale": "ar",
+        },
+    )
+    assert page.status_code == 302
+    sara = db.scalar(select(User).where(User.email == "sara@example.be"))
+    assert sara is not None and sara.password_hash is None and sara.preferred_locale == "ar"
+    mail = db.scalar(select(Outbox).where(Outbox.to_address == "sara@example.be"))
+    assert mail is not None and mail.locale == "ar" and "Meegaan" in mail.subject
+    assert db.scalar(select(AuditEvent).where(AuditEvent.action == "invite")) is not None
+    link = _link(db, "sara@example.be")
+    assert link.endswith("?lang=ar")  # the link opens in the invitee's language
+    link = link.split("?")[0]
+    newcomer = app.test_client()
+    form = newcomer.get(link + "?lang=en")
+    assert form.status_code == 200 and "sara@example.be" in form.get_data(as_text=True)
+    token = csrf_token(newcomer, link)
+    short = newcomer.post(
+        link + "?lang=en", data={"csrf_token": token, "password": "short", "confirm": "short"}
+    )
+    assert short.status_code == 400 and "Use at least 10 characters." in short.get_data(
+        as_text=True
+    )
+    done = newcomer.post(
+        link,
+        data={
+            "csrf_token": token,
+            "password": "mijn nieuwe wachtwoord",
+            "confirm": "mijn nieuwe wachtwoord",
+        },
+    )
+    assert done.status_code == 302
+    assert "Sara" in newcomer.get("/manage/").get_data(as_text=True)
+    assert newcomer.get(link).status_code == 404  # the link works once
+
+
+def test_password_reset_never_tells_whether_an_account_exists(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session
+) -> None:
+    answers = []
+    for email in ("buddy@example.be", "nobody@example.be"):
+        token = csrf_token(client, "/reset")
+        page = client.post("/reset?lang=en", data={"csrf_token": token, "email": email})
+        answers.append((page.status_code, page.get_data(as_text=True).split("<main", 1)[1]))
+    assert answers[0] == answers[1]
+    assert db.scalar(select(Outbox).where(Outbox.to_address == "nobody@example.be")) is None
+    link = _link(db, "buddy@example.be").split("?")[0]
+    token = csrf_token(client, link)
+    client.post(
+        link,
+        data={
+            "csrf_token": token,
+            "password": "een ander wachtwoord",
+            "confirm": "een ander wachtwoord",
+        },
+    )
+    auth.logout()
+    assert auth.login("buddy@example.be").status_code == 400  # the old password is gone
+    assert auth.login("buddy@example.be", "een ander wachtwoord").status_code == 302
+
+
+def test_expired_or_unknown_link_is_refused(
+    client: FlaskClient, staff: dict[str, Any], db: Session, app: Flask
+) -> None:
+    from finder.accounts import issue_token
+
+    raw = issue_token(db, staff["buddy"], "reset", NOW - timedelta(hours=3))
+    db.flush()
+    assert client.get(f"/reset/{raw}?lang=en").status_code == 404
+    assert client.get("/reset/not-a-token").status_code == 404
+    assert client.get(f"/invite/{raw}").status_code == 404  # a reset link is no invitation
+    assert db.scalar(select(UserToken.token_hash)) != raw  # only the hash is stored
+
+
+def test_organiser_invites_only_into_their_own_organisation(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session
+) -> None:
+    from finder.models import Organisation
+
+    other = Organisation(name="Elders", kind="other", verified=True, created_at=NOW)
+    db.add(other)
+    db.flush()
+    auth.login("organiser@example.be")
+    token = csrf_token(client, "/manage/users")
+    for role, org in (("admin", staff["organisation"].id), ("organiser", other.id)):
+        page = client.post(
+            "/manage/users",
+            data={
+                "csrf_token": token,
+                "email": f"{role}2@example.be",
+                "display_name": "X",
+                "role": role,
+                "organisation_id": org,
+                "locale": "nl",
+            },
+        )
+        assert page.status_code == 400
+    assert (
+        db.scalar(
+            select(User).where(User.email.in_(["admin2@example.be", "organiser2@example.be"]))
+        )
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "status"),
+    [
+        (None, 302),
+        ("professional", 403),
+        ("buddy", 403),
+        ("coordinator", 403),
+        ("organiser", 200),
+        ("admin", 200),
+    ],
+)
+def test_people_page_is_for_admins_and_organisers(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], role: str | None, status: int
+) -> None:
+    if role:
+        auth.login(f"{role}@example.be")
+    assert client.get("/manage/users").status_code == status
+    if role:
+        assert client.get("/manage/").status_code == 200

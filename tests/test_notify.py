@@ -1,0 +1,72 @@
+"""notify.py: mails in the recipient's language, the outbox, and sending over real SMTP."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from finder.models import Outbox
+from finder.notify import BACKOFF_MINUTES, SmtpSettings, queue_mail, send_due
+
+from .conftest import NOW, SmtpServer
+
+CONTEXT = {"name": "Fatima", "link": "http://localhost/reset/abc", "expires": "2 december"}
+
+
+def _settings(port: int) -> SmtpSettings:
+    return SmtpSettings(host="127.0.0.1", port=port, sender="Meegaan <noreply@meegaan.test>")
+
+
+def test_mail_is_sent_as_text_and_html_in_the_recipients_language(
+    db: Session, smtp: SmtpServer
+) -> None:
+    queue_mail(db, "fatima@example.be", "ar", "reset", NOW, **CONTEXT)
+    queue_mail(db, "els@example.be", "nl", "reset", NOW, **CONTEXT)
+    db.flush()
+    assert send_due(db, _settings(smtp.port), NOW) == 2
+    arabic, dutch = smtp.messages()
+    assert arabic["To"] == "fatima@example.be" and arabic["Content-Language"] == "ar"
+    assert dutch["Subject"] == "Kies een nieuw wachtwoord voor Meegaan"
+    assert arabic["Subject"] != dutch["Subject"]
+    text = dutch.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    html = dutch.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert "Hallo Fatima," in text and "http://localhost/reset/abc" in text
+    assert 'href="http://localhost/reset/abc"' in html and '<html lang="nl" dir="ltr">' in html
+    assert '<html lang="ar" dir="rtl">' in arabic.get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    statuses = db.scalars(select(Outbox.status)).all()
+    assert statuses == ["sent", "sent"]
+    assert send_due(db, _settings(smtp.port), NOW + timedelta(hours=1)) == 0  # never twice
+    assert len(smtp.received) == 2
+
+
+def test_html_mail_escapes_what_people_typed(db: Session, smtp: SmtpServer) -> None:
+    queue_mail(db, "x@example.be", "en", "reset", NOW, **{**CONTEXT, "name": "<b>Bob</b>"})
+    db.flush()
+    send_due(db, _settings(smtp.port), NOW)
+    html = smtp.messages()[0].get_body(preferencelist=("html",)).get_content()  # type: ignore[union-attr]
+    assert "&lt;b&gt;Bob&lt;/b&gt;" in html and "<b>Bob</b>" not in html
+
+
+def test_unreachable_server_is_retried_with_backoff_then_given_up(db: Session) -> None:
+    mail = queue_mail(db, "x@example.be", "nl", "reset", NOW, **CONTEXT)
+    db.flush()
+    closed = _settings(1)  # nothing listens on port 1
+    moment = NOW
+    for attempt, wait in enumerate(BACKOFF_MINUTES, start=1):
+        assert send_due(db, closed, moment) == 0
+        assert mail.attempts == attempt and mail.status == "pending"
+        assert mail.next_attempt_at == moment + timedelta(minutes=wait)
+        assert send_due(db, closed, moment + timedelta(minutes=wait) - timedelta(seconds=1)) == 0
+        assert mail.attempts == attempt  # not due yet: not tried
+        moment += timedelta(minutes=wait)
+    send_due(db, closed, moment)
+    assert mail.status == "failed" and "connect" in (mail.last_error or "")
+
+
+def test_mail_of_a_rolled_back_change_is_never_sent(db: Session, smtp: SmtpServer) -> None:
+    nested = db.begin_nested()
+    queue_mail(db, "x@example.be", "nl", "reset", NOW, **CONTEXT)
+    nested.rollback()
+    assert send_due(db, _settings(smtp.port), NOW) == 0 and smtp.received == []
