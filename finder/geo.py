@@ -1,4 +1,5 @@
-"""Places: the offline gazetteer of Belgian postcodes, distances and bounding boxes."""
+"""Places: the offline gazetteer of Belgian postcodes, distances, bounding boxes, and geocoding
+of addresses with Nominatim when it can be reached (the gazetteer otherwise)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,16 @@ import csv
 import difflib
 import math
 import re
+import threading
+import time
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
 from geopy.distance import EARTH_RADIUS as EARTH_RADIUS_KM
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from .text import fold
 
@@ -186,3 +192,91 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
         sin1 * sin2 + cos1 * cos2 * cos_d,
     )
     return float(EARTH_RADIUS_KM) * angle
+
+
+# --- Geocoding of activity addresses -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GeocoderSettings:
+    enabled: bool = True
+    domain: str = "nominatim.openstreetmap.org"
+    scheme: str = "https"
+    user_agent: str = "meegaan"
+    timeout: float = 3.0
+
+
+@dataclass(frozen=True)
+class Located:
+    lat: float
+    lon: float
+    precision: str  # "exact" (Nominatim) or "postcode" (the gazetteer's point)
+
+
+_last_request = [0.0]
+_request_lock = threading.Lock()
+MIN_SECONDS_BETWEEN_REQUESTS = 1.0  # Nominatim's usage policy
+
+
+def _ask_nominatim(query: str, settings: GeocoderSettings) -> tuple[float, float] | None:
+    """One polite request (at most one a second per process); None when unreachable or unknown."""
+    from geopy.exc import GeopyError
+    from geopy.geocoders import Nominatim
+
+    geocoder = Nominatim(
+        user_agent=settings.user_agent,
+        domain=settings.domain,
+        scheme=settings.scheme,
+        timeout=settings.timeout,
+    )
+    with _request_lock:
+        wait = _last_request[0] + MIN_SECONDS_BETWEEN_REQUESTS - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        try:
+            found = geocoder.geocode(query, country_codes="be", exactly_one=True)
+        except (GeopyError, OSError):
+            found = None
+        finally:
+            _last_request[0] = time.monotonic()
+    if found is None:
+        return None
+    return float(found.latitude), float(found.longitude)
+
+
+def locate(
+    session: Session,
+    street: str,
+    postcode: str,
+    settings: GeocoderSettings,
+    now_utc: datetime,
+) -> Located:
+    """Where an address is: Nominatim's answer (cached in the database) when it can be had and
+    lies near the postcode, else the postcode's point from the gazetteer."""
+    from .models import GeocodeCache
+
+    entry = gazetteer().by_postcode[postcode]
+    fallback = Located(entry.lat, entry.lon, "postcode")
+    if not settings.enabled or not street.strip():
+        return fallback
+    query = f"{street.strip()}, {postcode} {entry.municipality_nl}, België"
+    cached = session.scalar(select(GeocodeCache).where(GeocodeCache.query == query))
+    if cached is not None:
+        return Located(cached.lat, cached.lon, "exact")
+    point = _ask_nominatim(query, settings)
+    # An answer far from the postcode is another street of the same name: do not trust it.
+    if point is None or distance_km(entry.lat, entry.lon, *point) > MAX_KM_FROM_POSTCODE:
+        return fallback
+    session.add(GeocodeCache(query=query, lat=point[0], lon=point[1], created_at=now_utc))
+    return Located(point[0], point[1], "exact")
+
+
+MAX_KM_FROM_POSTCODE = 15.0
+BELGIUM = {"lat": (49.45, 51.55), "lon": (2.5, 6.45)}
+
+
+def in_belgium(lat: float, lon: float) -> bool:
+    return (
+        BELGIUM["lat"][0] <= lat <= BELGIUM["lat"][1]
+        and BELGIUM["lon"][0] <= lon <= BELGIUM["lon"][1]
+    )

@@ -105,3 +105,66 @@ def when_window(when: str, now_utc: datetime, horizon_weeks: int) -> Window:
             monday = midnight + timedelta(days=7 - weekday)
         return Window(start, to_utc_naive(monday))
     return Window(now_utc, horizon)
+
+
+WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+REPEATS = ("weekly", "fortnightly", "monthly", "once")
+WEEKS_OF_MONTH = (1, 2, 3, 4, -1)  # -1: the last one
+
+
+@dataclass(frozen=True)
+class Recurrence:
+    """How an organiser says when an activity happens; the RRULE is derived from it."""
+
+    repeat: str = "weekly"
+    weekdays: tuple[str, ...] = ()  # weekly and fortnightly
+    week_of_month: int = 1  # monthly: 1–4, or -1 for the last
+    monthly_day: str = "SA"
+    until: date | None = None
+
+
+class ScheduleError(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def to_rrule(rec: Recurrence, first: date) -> str | None:
+    """The RFC 5545 rule of a recurrence (None for a one-off), checked for sense."""
+    if rec.repeat not in REPEATS:
+        raise ScheduleError("repeat_unknown")
+    if rec.until is not None and rec.until < first:
+        raise ScheduleError("until_before_first")
+    if rec.repeat == "once":
+        return None
+    if rec.repeat in ("weekly", "fortnightly"):
+        days = [d for d in WEEKDAYS if d in rec.weekdays]
+        if not days:
+            raise ScheduleError("weekday_needed")
+        parts = ["FREQ=WEEKLY"] + (["INTERVAL=2"] if rec.repeat == "fortnightly" else [])
+        parts.append("BYDAY=" + ",".join(days))
+    else:
+        if rec.week_of_month not in WEEKS_OF_MONTH or rec.monthly_day not in WEEKDAYS:
+            raise ScheduleError("monthly_day_needed")
+        parts = ["FREQ=MONTHLY", f"BYDAY={rec.week_of_month}{rec.monthly_day}"]
+    if rec.until is not None:
+        # RFC 5545: with a zoned DTSTART, UNTIL is in UTC. The last local day counts whole.
+        last = to_utc_naive(datetime.combine(rec.until, time(23, 59, 59)))
+        parts.append(f"UNTIL={last:%Y%m%dT%H%M%S}Z")
+    return ";".join(parts)
+
+
+def from_rrule(rrule: str | None) -> Recurrence:
+    """The recurrence of a rule made by `to_rrule` (for the editor to show it back)."""
+    if not rrule:
+        return Recurrence(repeat="once")
+    fields = dict(part.split("=", 1) for part in rrule.removeprefix("RRULE:").split(";"))
+    until = None
+    if "UNTIL" in fields:
+        until = to_local(datetime.strptime(fields["UNTIL"][:15], "%Y%m%dT%H%M%S")).date()
+    byday = fields.get("BYDAY", "")
+    if fields.get("FREQ") == "MONTHLY":
+        nth, day = byday[:-2], byday[-2:]
+        return Recurrence("monthly", week_of_month=int(nth or 1), monthly_day=day, until=until)
+    repeat = "fortnightly" if fields.get("INTERVAL") == "2" else "weekly"
+    return Recurrence(repeat, weekdays=tuple(byday.split(",")) if byday else (), until=until)

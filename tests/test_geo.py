@@ -91,3 +91,77 @@ def test_distance_gent_antwerpen() -> None:
 def test_distance_is_geopys_great_circle(points: tuple[tuple[float, float], ...]) -> None:
     (a, b), (c, d) = points
     assert distance_km(a, b, c, d) == pytest.approx(great_circle((a, b), (c, d)).km, rel=1e-12)
+
+
+# --- Geocoding: no network here, so the fallback is the normal case ------------------------
+
+import json  # noqa: E402
+import threading  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from http.server import BaseHTTPRequestHandler, HTTPServer  # noqa: E402
+
+from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from finder.geo import GeocoderSettings, locate  # noqa: E402
+from finder.models import GeocodeCache  # noqa: E402
+
+from .conftest import NOW  # noqa: E402
+
+UNREACHABLE = GeocoderSettings(domain="127.0.0.1:9", scheme="http", timeout=1.0)
+
+
+def test_without_network_the_postcode_point_is_used(db: Session) -> None:
+    place = locate(db, "Sleepstraat 1", "9000", UNREACHABLE, NOW)
+    entry = gazetteer().by_postcode["9000"]
+    assert (place.lat, place.lon, place.precision) == (entry.lat, entry.lon, "postcode")
+    assert db.scalar(select(func.count(GeocodeCache.id))) == 0
+
+
+@pytest.fixture()
+def nominatim() -> Iterator[tuple[GeocoderSettings, list[str]]]:
+    """A local stand-in answering like Nominatim's /search (the real one is not reachable here)."""
+    asked: list[str] = []
+    answers = {"Sleepstraat": ("51.0625", "3.7270"), "Kerkstraat": ("50.8503", "4.3517")}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            hit = next((v for k, v in answers.items() if k in self.path), None)
+            body = json.dumps(
+                [{"lat": hit[0], "lon": hit[1], "display_name": "x", "place_id": 1}] if hit else []
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield GeocoderSettings(domain=f"127.0.0.1:{server.server_port}", scheme="http"), asked
+    server.shutdown()
+
+
+def test_found_address_is_exact_and_cached(
+    db: Session, nominatim: tuple[GeocoderSettings, list[str]]
+) -> None:
+    settings, asked = nominatim
+    first = locate(db, "Sleepstraat 1", "9000", settings, NOW)
+    again = locate(db, "Sleepstraat 1", "9000", settings, NOW)
+    assert (
+        (first.lat, first.lon, first.precision)
+        == (51.0625, 3.727, "exact")
+        == (again.lat, again.lon, again.precision)
+    )
+    assert len(asked) == 1 and "countrycodes=be" in asked[0]
+
+
+def test_an_answer_far_from_the_postcode_is_not_trusted(
+    db: Session, nominatim: tuple[GeocoderSettings, list[str]]
+) -> None:
+    settings, _asked = nominatim
+    place = locate(db, "Kerkstraat 5", "9000", settings, NOW)  # the stand-in answers Brussels
+    assert place.precision == "postcode"

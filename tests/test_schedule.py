@@ -124,3 +124,54 @@ def test_when_windows_in_brussels_time() -> None:
     sunday = datetime(2026, 12, 6, 10, 0)
     assert when_window("weekend", sunday, 8).start == sunday
     assert when_window("weekend", sunday, 8).end == datetime(2026, 12, 6, 23)
+
+
+import pytest  # noqa: E402
+
+from finder.schedule import Recurrence, ScheduleError, from_rrule, to_rrule  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    ("rec", "rule"),
+    [
+        (Recurrence("weekly", weekdays=("WE",)), "FREQ=WEEKLY;BYDAY=WE"),
+        (Recurrence("weekly", weekdays=("FR", "MO")), "FREQ=WEEKLY;BYDAY=MO,FR"),
+        (Recurrence("fortnightly", weekdays=("TU",)), "FREQ=WEEKLY;INTERVAL=2;BYDAY=TU"),
+        (Recurrence("monthly", week_of_month=1, monthly_day="SA"), "FREQ=MONTHLY;BYDAY=1SA"),
+        (
+            Recurrence("monthly", week_of_month=-1, monthly_day="WE", until=date(2027, 6, 30)),
+            "FREQ=MONTHLY;BYDAY=-1WE;UNTIL=20270630T215959Z",
+        ),
+        (Recurrence("once"), None),
+    ],
+)
+def test_recurrence_to_rule_and_back(rec: Recurrence, rule: str | None) -> None:
+    assert to_rrule(rec, date(2026, 12, 1)) == rule
+    back = from_rrule(rule)
+    assert back.repeat == rec.repeat and back.until == rec.until
+    assert to_rrule(back, date(2026, 12, 1)) == rule
+
+
+@pytest.mark.parametrize(
+    ("rec", "code"),
+    [
+        (Recurrence("weekly"), "weekday_needed"),
+        (Recurrence("monthly", week_of_month=7), "monthly_day_needed"),
+        (Recurrence("weekly", weekdays=("MO",), until=date(2026, 11, 1)), "until_before_first"),
+        (Recurrence("daily"), "repeat_unknown"),
+    ],
+)
+def test_impossible_schedules_are_refused(rec: Recurrence, code: str) -> None:
+    with pytest.raises(ScheduleError) as err:
+        to_rrule(rec, date(2026, 12, 1))
+    assert err.value.code == code
+
+
+def test_until_ends_the_sessions() -> None:
+    rule = to_rrule(
+        Recurrence("weekly", weekdays=("WE",), until=date(2026, 12, 16)), date(2026, 12, 2)
+    )
+    sessions = expand(
+        rule, datetime(2026, 12, 2, 14), 60, [], datetime(2026, 12, 1), datetime(2027, 2, 1)
+    )
+    assert [to_local(s.starts_at).day for s in sessions] == [2, 9, 16]

@@ -69,6 +69,8 @@ def test_map_popup_in_arabic_is_readable(page: Page, live_server: str) -> None:
     assert popup.locator("a[dir=auto]").count() == 1
     # Leaflet pans the map to show the whole popup; wait for that to settle.
     page.wait_for_function(
-        """() => { const r = document.querySelector('.leaflet-popup-content').getBoundingClientRect();
-                   return r.left >= 0 && r.right <= 360; }"""
+        """() => {
+            const r = document.querySelector('.leaflet-popup-content').getBoundingClientRect();
+            return r.left >= 0 && r.right <= 360;
+        }"""
     )
