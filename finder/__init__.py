@@ -37,7 +37,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, security
-    from .web import api, auth, errors, manage, public, templating
+    from .web import api, auth, editor, errors, manage, public, templating
     from .web.limits import limiter
 
     limiter.init_app(app)
@@ -48,5 +48,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(manage.bp)
+    app.register_blueprint(editor.bp)
     cli.init_app(app)
     return app

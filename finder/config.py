@@ -77,6 +77,12 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "SMTP_PASSWORD": env("SMTP_PASSWORD", ""),
         "SMTP_STARTTLS": _flag(env("SMTP_STARTTLS"), False),
         "MAIL_FROM": env("MAIL_FROM", "Meegaan <noreply@meegaan.invalid>"),
+        # Geocoding of activity addresses (Nominatim's usage policy: a real user agent, 1 req/s).
+        "GEOCODER_ENABLED": _flag(env("GEOCODER_ENABLED"), True),
+        "NOMINATIM_DOMAIN": env("NOMINATIM_DOMAIN", "nominatim.openstreetmap.org"),
+        "NOMINATIM_SCHEME": env("NOMINATIM_SCHEME", "https"),
+        "GEOCODER_USER_AGENT": env("GEOCODER_USER_AGENT", "meegaan/0.1 (+https://meegaan.invalid)"),
+        "GEOCODER_TIMEOUT": float(env("GEOCODER_TIMEOUT", "3")),
         # One account per role with a known password, printed by `make run`: never in production.
         "DEMO_ACCOUNTS": development,
     }

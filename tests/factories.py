@@ -15,6 +15,8 @@ from finder.models import Activity, ActivityTranslation, Organisation
 
 from .conftest import NOW
 
+__all__ = ["NOW", "activity", "organisation"]
+
 
 def organisation(db: Session, **kw: Any) -> Organisation:
     org = Organisation(

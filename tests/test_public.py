@@ -369,3 +369,20 @@ def test_read_aloud_button_carries_the_key_facts_with_their_languages(
     assert all(p["lang"] == "ar" for p in parts[1:])
     assert any(t.startswith("متى: اليوم") for t in texts) and "التكلفة: مجاني" in texts
     assert "يمكن لمرافق (buddy) أن يذهب معك" in texts and "ادخل مباشرة، لا حاجة للتسجيل" in texts
+
+
+def test_organiser_text_keeps_line_breaks_and_links_safely(
+    client: FlaskClient, db: Session
+) -> None:
+    a = f.activity(
+        db,
+        description="Lijn een.\nMeer op https://buurt.example.be/kalender. <script>x</script>"
+        " javascript:alert(1)",
+    )
+    html = client.get(f"/activities/{a.id}").get_data(as_text=True)
+    assert 'class="text"' in html and "Lijn een.\nMeer op" in html
+    assert (
+        '<a href="https://buurt.example.be/kalender" rel="nofollow noopener noreferrer">'
+        "https://buurt.example.be/kalender</a>." in html
+    )
+    assert "<script>x</script>" not in html and 'href="javascript' not in html

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from babel.dates import get_day_names
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Optional, Regexp
+from wtforms import (
+    DateField,
+    DecimalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import taxonomy
 from ..accounts import MIN_PASSWORD_LENGTH
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -74,3 +90,117 @@ class InviteForm(FlaskForm):  # type: ignore[misc]
     role = SelectField(_l("Role"), validators=[DataRequired()])
     organisation_id = SelectField(_l("Organisation"), coerce=int, validators=[Optional()])
     locale = SelectField(_l("Language of the mails"))
+
+
+class MultiCheckboxField(SelectMultipleField):  # type: ignore[misc]
+    """Checkboxes for a multiple choice: usable on a phone, unlike a multiple <select>."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+WEEKDAY_LABELS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+
+
+def _weekday_choices() -> list[tuple[str, str]]:
+    names = get_day_names("wide", locale=str(get_locale()))
+    return [(code, names[i]) for code, i in WEEKDAY_LABELS.items()]
+
+
+class ActivityForm(FlaskForm):  # type: ignore[misc]
+    """Every field of an activity, in the order an organiser thinks of them."""
+
+    title = StringField(
+        _l("Name of the activity"),
+        filters=[_strip],
+        validators=[
+            DataRequired(message=_l("Give the activity a name.")),
+            Length(max=200, message=_l("Use at most %(max)d characters.", max=200)),
+        ],
+    )
+    summary = StringField(
+        _l("In one sentence: what happens?"),
+        filters=[_strip],
+        validators=[Length(max=500, message=_l("Use at most %(max)d characters.", max=500))],
+    )
+    description = TextAreaField(
+        _l("More about the activity"),
+        validators=[Length(max=5000, message=_l("Use at most %(max)d characters.", max=5000))],
+    )
+    category = SelectField(_l("Kind of activity"))
+    welcome_instructions = TextAreaField(
+        _l("When a family arrives"),
+        validators=[Length(max=1000, message=_l("Use at most %(max)d characters.", max=1000))],
+    )
+    street = StringField(
+        _l("Street and number"),
+        filters=[_strip],
+        validators=[Length(max=200, message=_l("Use at most %(max)d characters.", max=200))],
+    )
+    postcode = StringField(
+        _l("Postcode"),
+        filters=[_strip],
+        validators=[
+            DataRequired(message=_l("Type the postcode.")),
+            Regexp(r"^\d{4}$", message=_l("A Belgian postcode has 4 digits.")),
+        ],
+    )
+    lat = DecimalField(_l("Latitude (optional)"), places=None, validators=[Optional()])
+    lon = DecimalField(_l("Longitude (optional)"), places=None, validators=[Optional()])
+    repeat = RadioField(_l("How often?"))
+    weekdays = MultiCheckboxField(_l("On which days?"))
+    week_of_month = SelectField(_l("Which week of the month?"), coerce=int)
+    monthly_day = SelectField(_l("Which day?"))
+    first_date = DateField(
+        _l("First date"), validators=[DataRequired(message=_l("Choose the first date."))]
+    )
+    until = DateField(_l("Last date (optional)"), validators=[Optional()])
+    start_time = TimeField(
+        _l("From"), validators=[DataRequired(message=_l("Choose the start time."))]
+    )
+    end_time = TimeField(_l("Until"), validators=[DataRequired(message=_l("Choose the end time."))])
+    exceptions = TextAreaField(_l("Not on these dates (optional)"))
+    cost_type = RadioField(_l("What does it cost?"))
+    cost_amount = DecimalField(_l("Price in euro"), places=2, validators=[Optional()])
+    cost_note = StringField(
+        _l("Anything else people might pay for?"),
+        filters=[_strip],
+        validators=[Length(max=300, message=_l("Use at most %(max)d characters.", max=300))],
+    )
+    tags = MultiCheckboxField(_l("What is true for this activity?"))
+    languages = MultiCheckboxField(_l("Languages spoken at the activity"))
+    professional_contact = StringField(
+        _l("Contact for social workers"),
+        filters=[_strip],
+        validators=[Length(max=300, message=_l("Use at most %(max)d characters.", max=300))],
+    )
+    referral_capacity = IntegerField(
+        _l("Families referred per session"),
+        validators=[NumberRange(min=0, max=50, message=_l("Choose a number from 0 to 50."))],
+        default=2,
+    )
+
+    def fill_choices(self) -> None:
+        self.category.choices = [(c.slug, _l(c.label)) for c in taxonomy.CATEGORIES]
+        self.repeat.choices = [
+            ("weekly", _l("Every week")),
+            ("fortnightly", _l("Every other week")),
+            ("monthly", _l("Once a month")),
+            ("once", _l("Once")),
+        ]
+        self.weekdays.choices = _weekday_choices()
+        self.monthly_day.choices = _weekday_choices()
+        self.week_of_month.choices = [
+            (1, _l("the first")),
+            (2, _l("the second")),
+            (3, _l("the third")),
+            (4, _l("the fourth")),
+            (-1, _l("the last")),
+        ]
+        self.cost_type.choices = [(k, _l(v)) for k, v in taxonomy.COST_TYPES.items()]
+        self.tags.choices = [
+            (t.slug, _l(t.label))
+            for t in taxonomy.TAGS
+            if t.group != "cost" or t.slug == "social_tariff"
+        ]
+        self.languages.choices = list(taxonomy.LANGUAGES.items())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from babel import Locale
-from babel.dates import format_date, format_time
+from babel.dates import format_date, format_time, get_day_names
+from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal
 from flask import url_for
 from flask_babel import gettext as _
@@ -17,7 +18,7 @@ from .. import taxonomy
 from ..activities import translation_for
 from ..geo import Place
 from ..models import Activity
-from ..schedule import Timed, to_local
+from ..schedule import WEEKDAYS, Recurrence, Timed, to_local
 from ..text import fold
 from .common import locale_code, now_utc
 
@@ -191,3 +192,53 @@ def speech_parts(
     elif "register" in tags:
         parts.append({"lang": page, "text": _("Register first")})
     return parts
+
+
+def _isolated(text: str) -> str:
+    return "\u2066" + text + "\u2069"
+
+
+def schedule_words(
+    rec: Recurrence, first: date, start: time, end: time, exceptions: Sequence[date]
+) -> list[str]:
+    """The schedule in plain sentences: 'Every Wednesday, 14:00–16:00.' 'Not on 25 December.'"""
+    locale = locale_code()
+    days = get_day_names("wide", locale=locale)
+    index = {code: i for i, code in enumerate(WEEKDAYS)}
+    hours = _isolated(
+        f"{format_time(start, 'HH:mm', locale=locale)}–{format_time(end, 'HH:mm', locale=locale)}"
+    )
+
+    def day_text(d: date) -> str:
+        return format_date(d, DAY_PATTERNS.get(locale, "EEEE d MMMM") + " y", locale=locale)
+
+    sentences = []
+    if rec.repeat == "once":
+        sentences.append(_("Once, on %(date)s, %(hours)s.", date=day_text(first), hours=hours))
+    elif rec.repeat in ("weekly", "fortnightly"):
+        names = format_list([days[index[d]] for d in WEEKDAYS if d in rec.weekdays], locale=locale)
+        if rec.repeat == "weekly":
+            sentences.append(_("Every %(days)s, %(hours)s.", days=names, hours=hours))
+        else:
+            sentences.append(_("Every other %(days)s, %(hours)s.", days=names, hours=hours))
+    else:
+        day = days[index[rec.monthly_day]]
+        monthly = {
+            1: _("On the first %(day)s of the month, %(hours)s.", day=day, hours=hours),
+            2: _("On the second %(day)s of the month, %(hours)s.", day=day, hours=hours),
+            3: _("On the third %(day)s of the month, %(hours)s.", day=day, hours=hours),
+            4: _("On the fourth %(day)s of the month, %(hours)s.", day=day, hours=hours),
+            -1: _("On the last %(day)s of the month, %(hours)s.", day=day, hours=hours),
+        }
+        sentences.append(monthly[rec.week_of_month])
+    if rec.repeat != "once":
+        if rec.until:
+            sentences.append(
+                _("From %(first)s until %(last)s.", first=day_text(first), last=day_text(rec.until))
+            )
+        else:
+            sentences.append(_("Starting %(first)s.", first=day_text(first)))
+    if exceptions:
+        dates = format_list([day_text(d) for d in sorted(exceptions)], locale=locale)
+        sentences.append(_("Not on %(dates)s.", dates=dates))
+    return sentences

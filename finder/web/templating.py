@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 from babel import Locale
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 
 from .. import taxonomy
 from ..accounts import ROLE_LABELS
@@ -95,9 +97,41 @@ def endonym(code: str) -> str:
     return name[:1].upper() + name[1:]
 
 
+class _StatusLabels:
+    """Activity states in the user's language, for the staff pages."""
+
+    def __getitem__(self, status: str) -> str:
+        return {
+            "draft": _("draft"),
+            "pending": _("waiting for a check"),
+            "published": _("online"),
+            "paused": _("paused"),
+            "archived": _("archived"),
+        }[status]
+
+
+STATUS_LABELS = _StatusLabels()
+
+
 def text_direction(code: str) -> str:
     """'rtl' for Arabic and Farsi, 'ltr' otherwise, from Babel's locale data."""
     return str(Locale.parse(code).text_direction)
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+")
+
+
+def linkify(text: str | None) -> Markup:
+    """Escape organiser text and turn plain web addresses in it into links (no other markup)."""
+
+    def link(match: re.Match[str]) -> str:
+        url = match.group(0)
+        trail = ""
+        while url and url[-1] in ".,;:!?)":
+            url, trail = url[:-1], url[-1] + trail
+        return f'<a href="{url}" rel="nofollow noopener noreferrer">{url}</a>{trail}'
+
+    return Markup(_URL.sub(link, str(escape(text or ""))))
 
 
 def has_error(errors: list[Any], field: str) -> bool:
@@ -131,7 +165,9 @@ def init_app(app: Flask) -> None:
     )
     env.filters["language_name"] = language_name
     env.filters["http_url"] = http_url
+    env.filters["linkify"] = linkify
     env.add_extension("jinja2.ext.do")
     env.globals["role_labels"] = ROLE_LABELS
+    env.globals["status_labels"] = STATUS_LABELS
     env.trim_blocks = True
     env.lstrip_blocks = True
