@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import activities, db, demo, notify
+from . import activities, db, demo, freshness, notify
 from .web.common import now_utc
 
 
@@ -103,6 +103,23 @@ def outbox_send_command(watch: bool, interval: float) -> None:
         time.sleep(interval)
 
 
+@click.command("freshness-check")
+@with_appcontext
+def freshness_check_command() -> None:
+    """Daily: ask organisers to confirm old listings, pause those left unconfirmed too long."""
+    from .web.common import confirm_link, freshness_settings
+
+    # Links in mails need the public address: there is no request to take it from.
+    base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
+    with (
+        current_app.test_request_context(base_url=base),
+        _database().session() as session,
+        session.begin(),
+    ):
+        done = freshness.check_all(session, now_utc(), freshness_settings(), confirm_link)
+    click.echo(f"asked {done['asked']} organiser(s) to confirm, paused {done['paused']} listing(s)")
+
+
 @click.command("bench")
 @with_appcontext
 @click.option("--sizes", default="10000,100000", help="Numbers of synthetic activities.")
@@ -121,6 +138,7 @@ def init_app(app: Flask) -> None:
         setup_command,
         occurrences_refresh_command,
         outbox_send_command,
+        freshness_check_command,
         bench_command,
     ):
         app.cli.add_command(command)

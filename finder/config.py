@@ -83,6 +83,11 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "NOMINATIM_SCHEME": env("NOMINATIM_SCHEME", "https"),
         "GEOCODER_USER_AGENT": env("GEOCODER_USER_AGENT", "meegaan/0.1 (+https://meegaan.invalid)"),
         "GEOCODER_TIMEOUT": float(env("GEOCODER_TIMEOUT", "3")),
+        # Freshness of listings (flask --app finder freshness-check, daily).
+        "CONFIRM_ASK_DAYS": int(env("CONFIRM_ASK_DAYS", "60")),
+        "STALE_DAYS": int(env("STALE_DAYS", "90")),
+        "PAUSE_DAYS": int(env("PAUSE_DAYS", "120")),
+        "REPORT_LIMIT": env("REPORT_LIMIT", "5 per hour"),
         # One account per role with a known password, printed by `make run`: never in production.
         "DEMO_ACCOUNTS": development,
     }

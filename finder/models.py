@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -35,6 +36,8 @@ class Organisation(Base):
     contact_email: Mapped[str | None] = mapped_column(String(254))
     contact_phone: Mapped[str | None] = mapped_column(String(40))
     website: Mapped[str | None] = mapped_column(String(300))
+    street: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    postcode: Mapped[str] = mapped_column(String(4), default="", server_default="")
     verified: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
@@ -90,6 +93,8 @@ class Activity(Base):
     referral_capacity: Mapped[int] = mapped_column(Integer, default=2)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     last_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When the "still correct?" mail went out for the current confirmation (None: not yet).
+    confirm_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     search_text: Mapped[str] = mapped_column(Text, default="")  # folded title, summary, place …
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
@@ -236,3 +241,20 @@ class GeocodeCache(Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ActivityReport(Base):
+    """A family's "this was not happening" about a session: alerts the organiser, counts
+    towards the listing's reliability. Nothing about the family is stored."""
+
+    __tablename__ = "activity_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(
+        ForeignKey("activity.id", ondelete="CASCADE"), index=True
+    )
+    session_date: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    activity: Mapped[Activity] = relationship()

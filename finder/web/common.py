@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import current_app, g, request
+from flask import current_app, g, request, url_for
 from flask_babel import get_locale
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from ..db import Database
+from ..freshness import FreshnessSettings
+from ..models import Activity
 from ..search import SearchSettings
 
 LANG_COOKIE = "lang"
@@ -61,3 +64,23 @@ def search_settings() -> SearchSettings:
         widen_steps_km=tuple(cfg["WIDEN_STEPS_KM"]),
         horizon_weeks=cfg["OCCURRENCE_WEEKS"],
     )
+
+
+def freshness_settings() -> FreshnessSettings:
+    cfg = current_app.config
+    return FreshnessSettings(
+        ask_after_days=cfg["CONFIRM_ASK_DAYS"],
+        stale_after_days=cfg["STALE_DAYS"],
+        pause_after_days=cfg["PAUSE_DAYS"],
+        horizon_weeks=cfg["OCCURRENCE_WEEKS"],
+    )
+
+
+def confirm_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="confirm-activity")
+
+
+def confirm_link(activity: Activity) -> str:
+    """The "still correct?" link of a mail: signed, no account needed."""
+    token = confirm_serializer().dumps(activity.id)
+    return url_for("editor.confirm", token=token, _external=True)

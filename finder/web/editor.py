@@ -18,16 +18,17 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from itsdangerous import BadSignature
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import editing, taxonomy
+from .. import editing, freshness, taxonomy
 from ..geo import GeocoderSettings
 from ..models import Activity, User
 from ..schedule import Recurrence, from_rrule, parse_exdates
 from ..search import Hit
-from .common import db, now_utc
+from .common import confirm_serializer, db, now_utc
 from .decorators import roles_required
 from .forms import ActivityForm
 from .present import schedule_words
@@ -305,3 +306,24 @@ def status(activity_id: int) -> BaseResponse:
         )
     )
     return redirect(url_for("editor.index"))
+
+
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
+def confirm(token: str) -> str | BaseResponse | tuple[str, int]:
+    """The one-click "still correct" from the mail: a page with one button (mail scanners that
+    open links must not confirm anything), no account needed."""
+    cfg = current_app.config
+    try:
+        activity_id = confirm_serializer().loads(
+            token, max_age=(cfg["PAUSE_DAYS"] + 60) * 24 * 3600
+        )
+    except BadSignature:
+        return render_template("auth/link_invalid.html"), 404
+    activity = db().get(Activity, activity_id)
+    if activity is None or activity.status in ("archived", "draft"):
+        return render_template("auth/link_invalid.html"), 404
+    if request.method == "POST":  # CSRF checked by CSRFProtect like every form
+        freshness.confirm(db(), activity, now_utc(), cfg["OCCURRENCE_WEEKS"], g.get("user"))
+        db().commit()
+        return render_template("manage/confirmed.html", activity=activity)
+    return render_template("manage/confirm.html", activity=activity)

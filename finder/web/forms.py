@@ -204,3 +204,47 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
             if t.group != "cost" or t.slug == "social_tariff"
         ]
         self.languages.choices = list(taxonomy.LANGUAGES.items())
+
+
+class OrganisationForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        _l("Name of the organisation"),
+        filters=[_strip],
+        validators=[
+            DataRequired(message=_l("Type the name.")),
+            Length(max=200, message=_l("Use at most %(max)d characters.", max=200)),
+        ],
+    )
+    kind = SelectField(_l("Kind of organisation"))
+    street = StringField(
+        _l("Street and number"),
+        filters=[_strip],
+        validators=[Length(max=200, message=_l("Use at most %(max)d characters.", max=200))],
+    )
+    postcode = StringField(
+        _l("Postcode"),
+        filters=[_strip],
+        validators=[Optional(), Regexp(r"^\d{4}$", message=_l("A Belgian postcode has 4 digits."))],
+    )
+    contact_email = EmailField(
+        _l("E-mail address"),
+        filters=[_strip],
+        validators=[
+            Optional(),
+            Length(max=254, message=_l("This e-mail address is too long.")),
+            Regexp(
+                EMAIL_PATTERN,
+                message=_l("This is not an e-mail address, for example name@example.be."),
+            ),
+        ],
+    )
+    contact_phone = StringField(
+        _l("Phone"),
+        filters=[_strip],
+        validators=[Length(max=40, message=_l("Use at most %(max)d characters.", max=40))],
+    )
+    website = StringField(
+        _l("Website"),
+        filters=[_strip],
+        validators=[Length(max=300, message=_l("Use at most %(max)d characters.", max=300))],
+    )

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response as BaseResponse
 
-from .. import accounts
-from ..models import ROLES, Activity, Organisation, Outbox, User
+from .. import accounts, organisations
+from ..models import ROLES, Activity, ActivityReport, Organisation, Outbox, User
 from .auth import account_message, expires_words, role_words, token_link
 from .common import db, now_utc
 from .decorators import login_required, roles_required
-from .forms import InviteForm
+from .forms import InviteForm, OrganisationForm
 from .templating import endonym
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -25,6 +35,15 @@ def dashboard() -> str:
     facts: dict[str, int] = {}
     if user.role == "admin":
         facts["users"] = db().scalar(select(func.count(User.id))) or 0
+        facts["to_moderate"] = (
+            db().scalar(select(func.count(Activity.id)).where(Activity.status == "pending")) or 0
+        )
+        facts["reports"] = (
+            db().scalar(
+                select(func.count(ActivityReport.id)).where(ActivityReport.resolved_at.is_(None))
+            )
+            or 0
+        )
         facts["organisations_to_verify"] = (
             db().scalar(select(func.count(Organisation.id)).where(Organisation.verified.is_(False)))
             or 0
@@ -88,3 +107,87 @@ def users() -> str | BaseResponse | tuple[str, int]:
     people = list(db().scalars(query))
     status = 400 if form.is_submitted() else 200
     return render_template("manage/users.html", form=form, error=error, people=people), status
+
+
+ORG_ERRORS = {
+    "required": lambda: _("Type the name."),
+    "unknown": lambda: _("Choose one of the options."),
+    "unknown_postcode": lambda: _("We do not know this postcode."),
+    "website_scheme": lambda: _("A website starts with https://"),
+}
+
+
+@bp.route("/organisation", methods=["GET", "POST"])
+@roles_required("organiser")
+def organisation() -> str | BaseResponse | tuple[str, int]:
+    """Register your organisation (first time) or keep its details right."""
+    user: User = g.user
+    org = user.organisation
+    form = OrganisationForm(obj=org) if request.method == "GET" and org else OrganisationForm()
+    form.kind.choices = [(k, _(v)) for k, v in organisations.KINDS.items()]
+    if form.validate_on_submit():
+        data = organisations.OrganisationInput(
+            name=form.name.data,
+            kind=form.kind.data,
+            street=form.street.data or "",
+            postcode=form.postcode.data or "",
+            contact_email=form.contact_email.data or "",
+            contact_phone=form.contact_phone.data or "",
+            website=form.website.data or "",
+        )
+        try:
+            if org is None:
+                organisations.register(db(), user, data, now_utc())
+            else:
+                organisations.update(db(), user, org, data, now_utc())
+        except organisations.OrganisationError as exc:
+            for name, code in exc.errors.items():
+                getattr(form, name).errors = [ORG_ERRORS[code]()]
+        else:
+            db().commit()
+            flash(_("Saved."))
+            return redirect(url_for("manage.dashboard"))
+    status = 400 if form.is_submitted() else 200
+    return render_template("manage/organisation.html", form=form, org=org), status
+
+
+@bp.get("/organisations")
+@roles_required("admin")
+def organisations_list() -> str:
+    orgs = list(
+        db().scalars(select(Organisation).order_by(Organisation.verified, Organisation.name))
+    )
+    return render_template("manage/organisations.html", orgs=orgs)
+
+
+@bp.post("/organisations/<int:org_id>/verify")
+@roles_required("admin")
+def verify_organisation(org_id: int) -> BaseResponse:
+    org = db().get(Organisation, org_id) or abort(404)
+    organisations.verify(db(), g.user, org, now_utc())
+    db().commit()
+    flash(_("%(name)s is verified.", name=org.name))
+    return redirect(url_for("manage.organisations_list"))
+
+
+@bp.get("/moderation")
+@roles_required("admin")
+def moderation() -> str:
+    return render_template("manage/moderation.html", waiting=organisations.pending(db()))
+
+
+@bp.post("/moderation/<int:activity_id>")
+@roles_required("admin")
+def moderate(activity_id: int) -> BaseResponse:
+    activity = db().get(Activity, activity_id) or abort(404)
+    if activity.status != "pending":
+        abort(404)
+    approve = request.form.get("decision") == "approve"
+    organisations.moderate(
+        db(), g.user, activity, approve, now_utc(), current_app.config["OCCURRENCE_WEEKS"]
+    )
+    db().commit()
+    flash(
+        _("The activity is online.") if approve else _("The activity went back to its organiser.")
+    )
+    return redirect(url_for("manage.moderation"))

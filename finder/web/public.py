@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from werkzeug.wrappers import Response as BaseResponse
 
+from .. import freshness
 from ..activities import upcoming_sessions
 from ..ics import activity_calendar
 from ..mapview import MapPoint, build_map
-from ..models import Activity
+from ..models import Activity, Occurrence
+from ..schedule import to_local
 from ..search import SearchResult, load_hits, search
 from .common import db, now_utc, search_settings
+from .limits import limiter
 from .params import parse_search
 from .present import activity_url, distance_words, session_words, speech_parts, texts
 
@@ -96,11 +111,48 @@ def detail(activity_id: int, slug: str | None = None) -> str:
     return render_template(
         "detail.html",
         speech=speech_parts(activity, t, sessions),
+        recent=recent_sessions(activity),
         activity=activity,
         t=t,
         sessions=sessions,
         share_url=share_url,
     )
+
+
+@bp.post("/activities/<int:activity_id>/report")
+@limiter.limit(lambda: current_app.config["REPORT_LIMIT"])
+def report(activity_id: int) -> BaseResponse:
+    """A family says a session did not take place. No account, nothing about them stored."""
+    activity = _published(activity_id)
+    day = None
+    raw = request.form.get("session_date", "")
+    if raw:
+        try:
+            day = date.fromisoformat(raw)
+        except ValueError:
+            abort(400)
+        today = to_local(now_utc()).date()
+        if not today - timedelta(days=30) <= day <= today:
+            abort(400)
+    freshness.report_not_happening(db(), activity, day, now_utc(), activity_url(activity, True))
+    db().commit()
+    flash(_("Thank you. We told the organiser."))
+    return redirect(activity_url(activity))
+
+
+def recent_sessions(activity: Activity) -> list[date]:
+    """Local dates of the sessions of the last two weeks that have ended, newest first."""
+    now = now_utc()
+    rows = db().scalars(
+        select(Occurrence.starts_at)
+        .where(
+            Occurrence.activity_id == activity.id,
+            Occurrence.ends_at <= now,
+            Occurrence.starts_at >= now - timedelta(days=14),
+        )
+        .order_by(Occurrence.starts_at.desc())
+    )
+    return [to_local(r).date() for r in rows]
 
 
 @bp.get("/activities/<int:activity_id>.ics")

@@ -134,6 +134,14 @@ def linkify(text: str | None) -> Markup:
     return Markup(_URL.sub(link, str(escape(text or ""))))
 
 
+def stale(activity: Any) -> bool:
+    """Not confirmed recently: families are told on the card and the detail page."""
+    from ..freshness import is_stale
+    from .common import freshness_settings, now_utc
+
+    return is_stale(activity, now_utc(), freshness_settings())
+
+
 def has_error(errors: list[Any], field: str) -> bool:
     return any(e.field == field for e in errors)
 
@@ -160,6 +168,7 @@ def init_app(app: Flask) -> None:
         tag_slugs=tag_slugs,
         fold=fold,
         has_error=has_error,
+        stale=stale,
         place_names=lambda: gazetteer().municipality_names(),
         _=_,
     )

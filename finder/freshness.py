@@ -1,0 +1,145 @@
+"""Listings stay right: "still correct?" mails, stale and paused listings, families' reports."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from .accounts import audit
+from .activities import refresh_occurrences
+from .models import Activity, ActivityReport, User
+from .notify import queue_mail
+
+
+@dataclass(frozen=True)
+class FreshnessSettings:
+    ask_after_days: int = 60
+    stale_after_days: int = 90
+    pause_after_days: int = 120
+    horizon_weeks: int = 8
+
+
+def is_stale(activity: Activity, now_utc: datetime, settings: FreshnessSettings) -> bool:
+    """Not confirmed for so long that families should be told."""
+    confirmed = activity.last_confirmed_at or activity.created_at
+    if confirmed is None:  # not saved yet (the editor's preview)
+        return False
+    return now_utc - confirmed >= timedelta(days=settings.stale_after_days)
+
+
+def _organisers(session: Session, activity: Activity) -> list[User]:
+    return list(
+        session.scalars(
+            select(User).where(
+                User.organisation_id == activity.organisation_id,
+                User.role == "organiser",
+                User.active.is_(True),
+            )
+        )
+    )
+
+
+def check_all(
+    session: Session,
+    now_utc: datetime,
+    settings: FreshnessSettings,
+    confirm_link: Callable[[Activity], str],
+) -> dict[str, int]:
+    """The daily run: ask after 60 days, pause after 120 (and tell). Returns what it did."""
+    asked = paused = 0
+    for activity in session.scalars(select(Activity).where(Activity.status == "published")):
+        age = now_utc - (activity.last_confirmed_at or activity.created_at)
+        if age >= timedelta(days=settings.pause_after_days):
+            activity.status = "paused"
+            activity.updated_at = now_utc
+            refresh_occurrences(session, activity, now_utc, settings.horizon_weeks)
+            for user in _organisers(session, activity):
+                queue_mail(
+                    session,
+                    user.email,
+                    user.preferred_locale,
+                    "paused_stale",
+                    now_utc,
+                    name=user.display_name,
+                    title=activity.title,
+                    link=confirm_link(activity),
+                )
+            audit(session, None, "activity_paused_stale", "activity", activity.id, now_utc)
+            paused += 1
+        elif (
+            age >= timedelta(days=settings.ask_after_days) and activity.confirm_requested_at is None
+        ):
+            for user in _organisers(session, activity):
+                queue_mail(
+                    session,
+                    user.email,
+                    user.preferred_locale,
+                    "still_correct",
+                    now_utc,
+                    name=user.display_name,
+                    title=activity.title,
+                    link=confirm_link(activity),
+                )
+            activity.confirm_requested_at = now_utc
+            asked += 1
+    return {"asked": asked, "paused": paused}
+
+
+def confirm(
+    session: Session,
+    activity: Activity,
+    now_utc: datetime,
+    horizon_weeks: int,
+    user: User | None = None,
+) -> None:
+    """ "Still correct": the listing is fresh again (and back online if it was paused for age)."""
+    activity.last_confirmed_at = now_utc
+    activity.confirm_requested_at = None
+    if activity.status == "paused":
+        activity.status = "published" if activity.organisation.verified else "pending"
+        refresh_occurrences(session, activity, now_utc, horizon_weeks)
+    activity.updated_at = now_utc
+    audit(session, user, "activity_confirmed", "activity", activity.id, now_utc)
+
+
+def report_not_happening(
+    session: Session,
+    activity: Activity,
+    session_date: date | None,
+    now_utc: datetime,
+    detail_link: str,
+) -> ActivityReport:
+    """A family says a session did not take place: store it and alert the organisers."""
+    report = ActivityReport(activity_id=activity.id, session_date=session_date, created_at=now_utc)
+    session.add(report)
+    for user in _organisers(session, activity):
+        queue_mail(
+            session,
+            user.email,
+            user.preferred_locale,
+            "family_report",
+            now_utc,
+            name=user.display_name,
+            title=activity.title,
+            day=session_date.isoformat() if session_date else "",
+            link=detail_link,
+        )
+    return report
+
+
+def open_reports(session: Session, activity_id: int, now_utc: datetime, days: int = 90) -> int:
+    """Unresolved reports of the last `days`: the listing's reliability signal."""
+    return (
+        session.scalar(
+            select(func.count(ActivityReport.id)).where(
+                ActivityReport.activity_id == activity_id,
+                ActivityReport.resolved_at.is_(None),
+                ActivityReport.created_at >= now_utc - timedelta(days=days),
+            )
+        )
+        or 0
+    )
