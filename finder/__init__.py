@@ -25,6 +25,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(from_env(app.instance_path))
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LOCALE"]
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]  # dates shown in Brussels time
     if config:
         app.config.update(config)
 

@@ -233,6 +233,26 @@ def request_reset(
     )
 
 
+def change_user(
+    session: Session, admin: User, user: User, role: str, active: bool, now_utc: datetime
+) -> None:
+    """An admin changes someone's role or closes the account (which ends their sessions)."""
+    if admin.role != "admin" or role not in ROLES:
+        raise AccountError("not_allowed")
+    if user.id == admin.id and (not active or role != "admin"):
+        raise AccountError("not_yourself")
+    changes = []
+    if user.role != role:
+        changes.append(f"role {user.role} -> {role}")
+        user.role = role
+    if user.active != active:
+        changes.append("reopened" if active else "closed")
+        user.active = active
+        user.session_version += 1
+    if changes:
+        audit(session, admin, "user_changed", "user", user.id, now_utc, "; ".join(changes))
+
+
 def audit(
     session: Session,
     actor: User | None,

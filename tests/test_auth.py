@@ -264,3 +264,37 @@ def test_people_page_is_for_admins_and_organisers(
     assert client.get("/manage/users").status_code == status
     if role:
         assert client.get("/manage/").status_code == 200
+
+
+def test_admin_changes_a_role_and_closes_an_account_which_ends_its_sessions(
+    app: Flask, client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session
+) -> None:
+    buddy_client = app.test_client()
+    AuthActions(buddy_client).login("buddy@example.be")
+    auth.login("admin@example.be")
+    token = csrf_token(client, "/manage/users")
+    buddy = staff["buddy"]
+    client.post(
+        f"/manage/users/{buddy.id}",
+        data={"csrf_token": token, "role": "coordinator", "active": "1"},
+    )
+    db.refresh(buddy)
+    assert buddy.role == "coordinator"
+    client.post(
+        f"/manage/users/{buddy.id}",
+        data={"csrf_token": token, "role": "coordinator", "active": "0"},
+    )
+    db.refresh(buddy)
+    assert not buddy.active
+    assert buddy_client.get("/manage/").status_code == 302  # signed out at once
+    admin = staff["admin"]
+    page = client.post(
+        f"/manage/users/{admin.id}?lang=en",
+        data={"csrf_token": token, "role": "admin", "active": "0"},
+        follow_redirects=True,
+    )
+    assert "You cannot close your own account" in page.get_data(as_text=True)
+    db.refresh(admin)
+    assert admin.active
+    log = client.get("/manage/audit").get_data(as_text=True)
+    assert "user_changed" in log and "role buddy -&gt; coordinator" in log

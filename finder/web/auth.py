@@ -192,5 +192,6 @@ def account_message(code: str) -> str:
         "email_taken": _("There is already an account with this e-mail address."),
         "organisation_needed": _("Choose the organisation of this organiser."),
         "not_allowed": _("You may not give this role."),
+        "not_yourself": _("You cannot close your own account or take away your own admin role."),
     }
     return messages.get(code, _("Something went wrong on our side. Please try again in a moment."))

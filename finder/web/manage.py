@@ -15,10 +15,11 @@ from flask import (
 )
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import accounts, organisations
-from ..models import ROLES, Activity, ActivityReport, Organisation, Outbox, User
+from ..models import ROLES, Activity, ActivityReport, AuditEvent, Organisation, Outbox, User
 from .auth import account_message, expires_words, role_words, token_link
 from .common import db, now_utc
 from .decorators import login_required, roles_required
@@ -191,3 +192,33 @@ def moderate(activity_id: int) -> BaseResponse:
         _("The activity is online.") if approve else _("The activity went back to its organiser.")
     )
     return redirect(url_for("manage.moderation"))
+
+
+@bp.post("/users/<int:user_id>")
+@roles_required("admin")
+def change_user(user_id: int) -> BaseResponse:
+    person = db().get(User, user_id) or abort(404)
+    role = request.form.get("role", person.role)
+    active = request.form.get("active", "1") == "1"
+    try:
+        accounts.change_user(db(), g.user, person, role, active, now_utc())
+    except accounts.AccountError as exc:
+        flash(account_message(exc.code))
+        return redirect(url_for("manage.users"))
+    db().commit()
+    flash(_("Saved."))
+    return redirect(url_for("manage.users"))
+
+
+@bp.get("/audit")
+@roles_required("admin")
+def audit_log() -> str:
+    events = list(
+        db().scalars(
+            select(AuditEvent)
+            .options(selectinload(AuditEvent.actor))
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(300)
+        )
+    )
+    return render_template("manage/audit.html", events=events)

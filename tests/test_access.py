@@ -1,0 +1,119 @@
+"""Who may open and change what: every /manage route for every role and for a visitor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from finder.models import ROLES, Organisation
+
+from . import factories as f
+from .conftest import AuthActions, csrf_token
+
+ALL = set(ROLES)
+EDITORS = {"organiser", "admin"}
+ADMIN = {"admin"}
+# endpoint -> (method, roles that may use it). A new /manage route must be added here.
+MATRIX: dict[str, tuple[str, set[str]]] = {
+    "manage.dashboard": ("GET", ALL),
+    "manage.users": ("GET", {"organiser", "admin"}),
+    "manage.change_user": ("POST", ADMIN),
+    "manage.audit_log": ("GET", ADMIN),
+    "manage.organisation": ("GET", {"organiser"}),
+    "manage.organisations_list": ("GET", ADMIN),
+    "manage.verify_organisation": ("POST", ADMIN),
+    "manage.moderation": ("GET", ADMIN),
+    "manage.moderate": ("POST", ADMIN),
+    "editor.index": ("GET", EDITORS),
+    "editor.new": ("GET", EDITORS),
+    "editor.edit": ("GET", EDITORS),
+    "editor.duplicate": ("POST", EDITORS),
+    "editor.status": ("POST", EDITORS),
+}
+# Reached with a signed link from a mail instead of an account (tested in test_stewardship).
+TOKEN_ROUTES = {"editor.confirm"}
+
+
+def test_the_matrix_covers_every_staff_route(app: Flask) -> None:
+    staff_routes = {
+        rule.endpoint for rule in app.url_map.iter_rules() if rule.rule.startswith("/manage")
+    }
+    assert staff_routes == set(MATRIX) | TOKEN_ROUTES
+
+
+@pytest.fixture()
+def objects(staff: dict[str, Any], db: Session) -> dict[str, int]:
+    org = staff["organisation"]
+    other = Organisation(name="Te verifiëren", kind="other", verified=False, created_at=f.NOW)
+    db.add(other)
+    db.flush()
+    own = f.activity(db, org=org, title="Eigen activiteit")
+    pending = f.activity(db, org=other, title="Wacht", status="pending")
+    return {
+        "activity_id": own.id,
+        "pending_id": pending.id,
+        "user_id": staff["buddy"].id,
+        "org_id": other.id,
+    }
+
+
+def _url(endpoint: str, ids: dict[str, int]) -> str:
+    from flask import url_for
+
+    args = {
+        "manage.change_user": {"user_id": ids["user_id"]},
+        "manage.verify_organisation": {"org_id": ids["org_id"]},
+        "manage.moderate": {"activity_id": ids["pending_id"]},
+        "editor.edit": {"activity_id": ids["activity_id"]},
+        "editor.duplicate": {"activity_id": ids["activity_id"]},
+        "editor.status": {"activity_id": ids["activity_id"]},
+    }.get(endpoint, {})
+    return url_for(endpoint, **args).split("?")[0]
+
+
+@pytest.mark.parametrize("role", [None, *ROLES])
+def test_every_staff_route_for_every_role(
+    app: Flask, client: FlaskClient, auth: AuthActions, objects: dict[str, int], role: str | None
+) -> None:
+    if role:
+        assert auth.login(f"{role}@example.be").status_code == 302
+    token = csrf_token(client, "/manage/" if role else "/login")
+    forms = {
+        "manage.change_user": {"role": "buddy", "active": "1"},
+        "manage.moderate": {"decision": "send_back"},
+        "editor.status": {"action": "pause"},
+    }
+    outcomes = {}
+    with app.test_request_context():
+        urls = {endpoint: _url(endpoint, objects) for endpoint in MATRIX}
+    for endpoint, (method, allowed) in sorted(MATRIX.items(), key=lambda kv: kv[1][0]):
+        if method == "GET":
+            page = client.get(urls[endpoint])
+        else:
+            page = client.post(
+                urls[endpoint], data={"csrf_token": token, **forms.get(endpoint, {})}
+            )
+        if role is None:
+            expected = "login"
+            got = (
+                "login"
+                if page.status_code == 302 and "/login" in page.headers["Location"]
+                else page.status_code
+            )
+        elif role in allowed:
+            expected = "ok"
+            got = (
+                "ok"
+                if page.status_code in (200, 302)
+                and "/login" not in page.headers.get("Location", "")
+                else page.status_code
+            )
+        else:
+            expected, got = 403, page.status_code
+        outcomes[endpoint] = (expected, got)
+    wrong = {k: v for k, v in outcomes.items() if v[0] != v[1]}
+    assert wrong == {}
