@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 from playwright.sync_api import Browser, Page, sync_playwright
 from werkzeug.serving import make_server
 
@@ -26,13 +27,26 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app on SQLite with the demo data, served on a free loopback port."""
+def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    """The real app on SQLite with the demo data, as a family or organiser would meet it."""
     path: Path = tmp_path_factory.mktemp("live") / "live.sqlite"
-    app = create_app({"DATABASE_URL": f"sqlite:///{path}", "MAP_TILE_URL": "/static/img/tile.png"})
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{path}",
+            "MAP_TILE_URL": "/static/img/tile.png",
+            "SESSION_COOKIE_SECURE": False,  # plain http on loopback
+            "GEOCODER_ENABLED": False,  # no network here; the fallback is tested elsewhere
+        }
+    )
     result = app.test_cli_runner().invoke(args=["setup"])
     assert result.exit_code == 0, result.output
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    return app
+
+
+@pytest.fixture(scope="session")
+def live_server(live_app: Flask) -> Iterator[str]:
+    """The app served on a free loopback port."""
+    server = make_server("127.0.0.1", 0, live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
