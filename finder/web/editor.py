@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import editing, freshness, taxonomy
-from ..geo import GeocoderSettings
+from ..geo import GeocoderSettings, gazetteer
 from ..models import Activity, User
 from ..schedule import Recurrence, from_rrule, parse_exdates
 from ..search import Hit
@@ -249,8 +249,16 @@ def _editor(activity: Activity | None) -> str | BaseResponse | tuple[str, int]:
             sorted(parse_exdates(activity.exdates)),
         )
     status = 400 if form.is_submitted() and (form.errors or any(f.errors for f in form)) else 200
+    if activity is not None:
+        pin_point = (activity.lat, activity.lon)
+    else:
+        entry = (
+            gazetteer().by_postcode.get(form.postcode.data or "") or gazetteer().by_postcode["1000"]
+        )
+        pin_point = (entry.lat, entry.lon)
     return render_template(
         "manage/activity_form.html",
+        pin_point=pin_point,
         form=form,
         activity=activity,
         preview=preview or saved_words,
