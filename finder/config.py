@@ -59,6 +59,8 @@ def from_env(instance_path: str) -> dict[str, Any]:
         ],
         "COMPRESS_MIN_SIZE": 300,
         "SEND_FILE_MAX_AGE_DEFAULT": 3600,
+        # No form needs more; a 10 MB description is refused before it is read.
+        "MAX_CONTENT_LENGTH": 256 * 1024,
         # Staff sessions: secure cookies except on a developer's plain-http machine.
         "SESSION_COOKIE_SECURE": _flag(env("SESSION_COOKIE_SECURE"), not development),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -117,3 +117,12 @@ def test_every_staff_route_for_every_role(
         outcomes[endpoint] = (expected, got)
     wrong = {k: v for k, v in outcomes.items() if v[0] != v[1]}
     assert wrong == {}
+
+
+def test_a_refusal_says_so_in_the_users_language(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any]
+) -> None:
+    auth.login("buddy@example.be")
+    page = client.get("/manage/audit?lang=en")
+    assert page.status_code == 403
+    assert "You may not open this page with your account." in page.get_data(as_text=True)

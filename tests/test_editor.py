@@ -214,3 +214,9 @@ def test_editor_is_for_organisers_and_admins(
         auth.login(f"{role}@example.be")
     for url in ("/manage/activities/", "/manage/activities/new"):
         assert client.get(url).status_code == status
+
+
+def test_a_huge_post_is_refused_kindly(client: FlaskClient, organiser: dict[str, Any]) -> None:
+    page = post(client, "/manage/activities/new?lang=en", "publish", description="x" * 10_000_000)
+    assert page.status_code == 413
+    assert "This is too much text for one form." in page.get_data(as_text=True)

@@ -120,6 +120,10 @@ def test_freshness_asks_once_marks_stale_then_pauses_and_a_click_confirms(
     db.flush()
     card = client.get("/activities?where=9000&lang=en").get_data(as_text=True)
     assert "Not confirmed recently: check with the organiser" in card
+    admin = app.test_client()
+    AuthActions(admin).login("admin@example.be")
+    overview = admin.get("/manage/?lang=en").get_data(as_text=True)
+    assert "1 activity not confirmed recently" in overview
 
     a.last_confirmed_at = NOW - timedelta(days=121)
     db.flush()

@@ -13,11 +13,13 @@ from .api import error_response
 
 MESSAGES: dict[int, tuple[str, Callable[[], str]]] = {
     400: ("bad_request", lambda: _("Something in the address of this page is not right.")),
+    403: ("forbidden", lambda: _("You may not open this page with your account.")),
     404: (
         "not_found",
         lambda: _("We cannot find this page. Maybe the activity is no longer listed."),
     ),
     405: ("method_not_allowed", lambda: _("This action is not possible here.")),
+    413: ("too_large", lambda: _("This is too much text for one form. Please make it shorter.")),
     429: (
         "too_many_requests",
         lambda: _("Too many tries. Please wait a few minutes and try again."),
@@ -45,5 +47,5 @@ def _handle(exc: Exception) -> Response | tuple[str, int]:
 
 
 def init_app(app: Flask) -> None:
-    for status in (400, 403, 404, 405, 429, 500):
+    for status in (400, 403, 404, 405, 413, 429, 500):
         app.register_error_handler(status, _handle)

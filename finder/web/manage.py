@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import (
     Blueprint,
     abort,
@@ -38,6 +40,16 @@ def dashboard() -> str:
         facts["users"] = db().scalar(select(func.count(User.id))) or 0
         facts["to_moderate"] = (
             db().scalar(select(func.count(Activity.id)).where(Activity.status == "pending")) or 0
+        )
+        stale_before = now_utc() - timedelta(days=current_app.config["STALE_DAYS"])
+        facts["stale"] = (
+            db().scalar(
+                select(func.count(Activity.id)).where(
+                    Activity.status == "published",
+                    func.coalesce(Activity.last_confirmed_at, Activity.created_at) < stale_before,
+                )
+            )
+            or 0
         )
         facts["reports"] = (
             db().scalar(
