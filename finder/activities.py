@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from . import taxonomy
-from .models import Activity, Occurrence
+from .models import Activity, HolidayPeriod, Occurrence
 from .schedule import Session as ScheduledSession
 from .schedule import expand, parse_exdates
 from .text import fold
@@ -34,6 +34,25 @@ def derive_fields(activity: Activity, low_cost_max_eur: float) -> None:
     for tr in activity.translations:
         parts += [tr.title, tr.summary, tr.description]
     activity.search_text = " " + fold(" ".join(p for p in parts if p)) + " "
+
+
+def holiday_dates(session: Session) -> set[date]:
+    """Every day of every school holiday period an admin entered."""
+    days: set[date] = set()
+    for period in session.scalars(select(HolidayPeriod)):
+        day = period.starts_on
+        while day <= period.ends_on:
+            days.add(day)
+            day += timedelta(days=1)
+    return days
+
+
+def skipped_dates(session: Session, activity: Activity) -> set[date]:
+    """The days an activity does not happen: its exceptions, and school holidays if it says so."""
+    days = parse_exdates(activity.exdates)
+    if activity.skip_school_holidays:
+        days |= holiday_dates(session)
+    return days
 
 
 def refresh_occurrences(session: Session, activity: Activity, now_utc: datetime, weeks: int) -> int:
@@ -61,7 +80,7 @@ def refresh_occurrences(session: Session, activity: Activity, now_utc: datetime,
         activity.rrule,
         activity.dtstart_local,
         activity.duration_minutes,
-        parse_exdates(activity.exdates),
+        skipped_dates(session, activity),
         now_utc,
         now_utc + timedelta(weeks=weeks),
     )
@@ -109,7 +128,7 @@ def upcoming_sessions(
             activity.rrule,
             activity.dtstart_local,
             activity.duration_minutes,
-            parse_exdates(activity.exdates),
+            skipped_dates(session, activity),
             horizon,
             horizon + timedelta(days=400),
         )

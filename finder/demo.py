@@ -17,7 +17,15 @@ from . import taxonomy
 from .accounts import hash_password
 from .activities import derive_fields, refresh_occurrences
 from .geo import gazetteer
-from .models import ROLES, Activity, ActivityTranslation, Occurrence, Organisation, User
+from .models import (
+    ROLES,
+    Activity,
+    ActivityTranslation,
+    HolidayPeriod,
+    Occurrence,
+    Organisation,
+    User,
+)
 from .schedule import expand, to_local
 from .text import fold
 
@@ -53,6 +61,15 @@ def load_demo(session: Session, now_utc: datetime, weeks: int, low_cost_max_eur:
         session.add(org)
         orgs[o["key"]] = org
     today = to_local(now_utc).date()
+    for period in data.get("school_holidays", []):
+        session.add(
+            HolidayPeriod(
+                name=period["name"],
+                starts_on=date.fromisoformat(period["from"]),
+                ends_on=date.fromisoformat(period["to"]),
+            )
+        )
+    session.flush()
     gaz = gazetteer()
     for a in data["activities"]:
         entry = gaz.by_postcode[a["postcode"]]
@@ -81,6 +98,7 @@ def load_demo(session: Session, now_utc: datetime, weeks: int, low_cost_max_eur:
             dtstart_local=datetime.combine(first, time(hh, mm)),
             duration_minutes=a["duration_minutes"],
             exdates=",".join(a.get("exdates", [])),
+            skip_school_holidays=a.get("skip_school_holidays", False),
             cost_type=a["cost_type"],
             cost_amount=Decimal(str(a["cost_amount"])) if a["cost_amount"] is not None else None,
             cost_note=a["cost_note"],

@@ -57,6 +57,7 @@ class ActivityInput:
     professional_contact: str = ""
     referral_capacity: int = 2
     exceptions: tuple[date, ...] = ()
+    skip_school_holidays: bool = False
     original_locale: str = "nl"
 
 
@@ -148,6 +149,7 @@ def apply(activity: Activity, data: ActivityInput, rule: str | None) -> None:
         (datetime.combine(data.first_date, data.end_time) - start) / timedelta(minutes=1)
     )
     activity.exdates = ",".join(sorted(d.isoformat() for d in set(data.exceptions)))
+    activity.skip_school_holidays = data.skip_school_holidays
     activity.cost_type = data.cost_type
     activity.cost_amount = data.cost_amount if data.cost_type == "amount" else None
     activity.cost_note = data.cost_note.strip()

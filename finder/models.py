@@ -20,6 +20,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.expression import false
 
 from .db import Base
 
@@ -84,6 +85,10 @@ class Activity(Base):
     dtstart_local: Mapped[datetime] = mapped_column(DateTime)  # first session, Europe/Brussels
     duration_minutes: Mapped[int] = mapped_column(Integer, default=120)
     exdates: Mapped[str] = mapped_column(Text, default="")  # ISO dates, comma-separated
+    # Skip the school holiday periods an admin keeps in HolidayPeriod.
+    skip_school_holidays: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     cost_type: Mapped[str] = mapped_column(String(20), default="free")
     cost_amount: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
     cost_note: Mapped[str] = mapped_column(String(300), default="")
@@ -258,3 +263,16 @@ class ActivityReport(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     activity: Mapped[Activity] = relationship()
+
+
+class HolidayPeriod(Base):
+    """A school holiday period (Flemish calendar), kept by an admin from the published calendar;
+    activities marked "not during school holidays" skip it."""
+
+    __tablename__ = "holiday_period"
+    __table_args__ = (CheckConstraint("ends_on >= starts_on", name="holiday_ends_after_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    starts_on: Mapped[date] = mapped_column(Date, index=True)
+    ends_on: Mapped[date] = mapped_column(Date)

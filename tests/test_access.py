@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from finder.models import ROLES, Organisation
+from finder.models import ROLES, HolidayPeriod, Organisation
 
 from . import factories as f
 from .conftest import AuthActions, csrf_token
@@ -28,6 +29,8 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "manage.verify_organisation": ("POST", ADMIN),
     "manage.moderation": ("GET", ADMIN),
     "manage.moderate": ("POST", ADMIN),
+    "manage.holidays": ("GET", ADMIN),
+    "manage.delete_holiday": ("POST", ADMIN),
     "editor.index": ("GET", EDITORS),
     "editor.new": ("GET", EDITORS),
     "editor.edit": ("GET", EDITORS),
@@ -53,11 +56,15 @@ def objects(staff: dict[str, Any], db: Session) -> dict[str, int]:
     db.flush()
     own = f.activity(db, org=org, title="Eigen activiteit")
     pending = f.activity(db, org=other, title="Wacht", status="pending")
+    holiday = HolidayPeriod(name="Kerst", starts_on=date(2026, 12, 21), ends_on=date(2027, 1, 3))
+    db.add(holiday)
+    db.flush()
     return {
         "activity_id": own.id,
         "pending_id": pending.id,
         "user_id": staff["buddy"].id,
         "org_id": other.id,
+        "holiday_id": holiday.id,
     }
 
 
@@ -68,6 +75,7 @@ def _url(endpoint: str, ids: dict[str, int]) -> str:
         "manage.change_user": {"user_id": ids["user_id"]},
         "manage.verify_organisation": {"org_id": ids["org_id"]},
         "manage.moderate": {"activity_id": ids["pending_id"]},
+        "manage.delete_holiday": {"period_id": ids["holiday_id"]},
         "editor.edit": {"activity_id": ids["activity_id"]},
         "editor.duplicate": {"activity_id": ids["activity_id"]},
         "editor.status": {"activity_id": ids["activity_id"]},

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from finder.models import Activity, AuditEvent, Occurrence, Organisation
+from finder.schedule import to_local
 
 from . import factories as f
 from .conftest import AuthActions, csrf_token
@@ -220,3 +223,41 @@ def test_a_huge_post_is_refused_kindly(client: FlaskClient, organiser: dict[str,
     page = post(client, "/manage/activities/new?lang=en", "publish", description="x" * 10_000_000)
     assert page.status_code == 413
     assert "This is too much text for one form." in page.get_data(as_text=True)
+
+
+def test_not_during_school_holidays_skips_the_periods_an_admin_keeps(
+    client: FlaskClient, organiser: dict[str, Any], db: Session, app: Flask
+) -> None:
+    admin = app.test_client()
+    AuthActions(admin).login("admin@example.be")
+    admin.post(
+        "/manage/holidays",
+        data={
+            "csrf_token": csrf_token(admin, "/manage/holidays"),
+            "name": "Kerstvakantie 2026",
+            "starts_on": "2026-12-21",
+            "ends_on": "2027-01-03",
+        },
+    )
+    preview = post(
+        client, "/manage/activities/new?lang=en", "preview", exceptions="", skip_school_holidays="y"
+    ).get_data(as_text=True)
+    assert "Not during school holidays." in preview
+    post(client, "/manage/activities/new", "publish", exceptions="", skip_school_holidays="y")
+    a = db.scalar(select(Activity).where(Activity.title == "Koffie & babbel"))
+    assert a is not None and a.skip_school_holidays
+    days = {to_local(o.starts_at).date() for o in a.occurrences}
+    assert date(2026, 12, 16) in days and date(2027, 1, 6) in days
+    assert date(2026, 12, 23) not in days and date(2026, 12, 30) not in days
+    bad = admin.post(
+        "/manage/holidays?lang=en",
+        data={
+            "csrf_token": csrf_token(admin, "/manage/holidays"),
+            "name": "Verkeerd",
+            "starts_on": "2027-02-20",
+            "ends_on": "2027-02-10",
+        },
+    )
+    assert bad.status_code == 400 and "The last date must be after the first date." in bad.get_data(
+        as_text=True
+    )

@@ -126,6 +126,7 @@ def _input(form: ActivityForm, exceptions: list[date]) -> editing.ActivityInput:
         professional_contact=form.professional_contact.data or "",
         referral_capacity=form.referral_capacity.data or 0,
         exceptions=tuple(exceptions),
+        skip_school_holidays=bool(form.skip_school_holidays.data),
     )
 
 
@@ -147,6 +148,7 @@ def _fill(form: ActivityForm, activity: Activity) -> None:
     form.exceptions.data = "\n".join(
         d.strftime("%d-%m-%Y") for d in sorted(parse_exdates(activity.exdates))
     )
+    form.skip_school_holidays.data = activity.skip_school_holidays
     form.cost_type.data, form.cost_amount.data = activity.cost_type, activity.cost_amount
     form.cost_note.data = activity.cost_note
     form.tags.data = _tag_slugs(activity)
@@ -222,6 +224,7 @@ def _editor(activity: Activity | None) -> str | BaseResponse | tuple[str, int]:
                         data.start_time,
                         data.end_time,
                         data.exceptions,
+                        data.skip_school_holidays,
                     )
                     # Not attached to the organisation: it must never reach the database.
                     draft = Activity()
@@ -247,6 +250,7 @@ def _editor(activity: Activity | None) -> str | BaseResponse | tuple[str, int]:
             activity.dtstart_local.time(),
             to_local_end(activity),
             sorted(parse_exdates(activity.exdates)),
+            activity.skip_school_holidays,
         )
     status = 400 if form.is_submitted() and (form.errors or any(f.errors for f in form)) else 200
     if activity is not None:

@@ -7,6 +7,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     DecimalField,
     EmailField,
@@ -160,6 +161,7 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
     )
     end_time = TimeField(_l("Until"), validators=[DataRequired(message=_l("Choose the end time."))])
     exceptions = TextAreaField(_l("Not on these dates (optional)"))
+    skip_school_holidays = BooleanField(_l("Not during school holidays"))
     cost_type = RadioField(_l("What does it cost?"))
     cost_amount = DecimalField(_l("Price in euro"), places=2, validators=[Optional()])
     cost_note = StringField(
@@ -247,4 +249,21 @@ class OrganisationForm(FlaskForm):  # type: ignore[misc]
         _l("Website"),
         filters=[_strip],
         validators=[Length(max=300, message=_l("Use at most %(max)d characters.", max=300))],
+    )
+
+
+class HolidayForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(
+        _l("Name"),
+        filters=[_strip],
+        validators=[
+            DataRequired(message=_l("Type the name.")),
+            Length(max=100, message=_l("Use at most %(max)d characters.", max=100)),
+        ],
+    )
+    starts_on = DateField(
+        _l("First day"), validators=[DataRequired(message=_l("Choose the first date."))]
+    )
+    ends_on = DateField(
+        _l("Last day"), validators=[DataRequired(message=_l("Choose the last day."))]
     )

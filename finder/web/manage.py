@@ -21,11 +21,21 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import accounts, organisations
-from ..models import ROLES, Activity, ActivityReport, AuditEvent, Organisation, Outbox, User
+from ..activities import refresh_all
+from ..models import (
+    ROLES,
+    Activity,
+    ActivityReport,
+    AuditEvent,
+    HolidayPeriod,
+    Organisation,
+    Outbox,
+    User,
+)
 from .auth import account_message, expires_words, role_words, token_link
 from .common import db, now_utc
 from .decorators import login_required, roles_required
-from .forms import InviteForm, OrganisationForm
+from .forms import HolidayForm, InviteForm, OrganisationForm
 from .templating import endonym
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -234,3 +244,48 @@ def audit_log() -> str:
         )
     )
     return render_template("manage/audit.html", events=events)
+
+
+@bp.route("/holidays", methods=["GET", "POST"])
+@roles_required("admin")
+def holidays() -> str | BaseResponse | tuple[str, int]:
+    """School holiday periods, copied from the published Flemish school calendar."""
+    form = HolidayForm()
+    if form.validate_on_submit():
+        if form.ends_on.data < form.starts_on.data:
+            form.ends_on.errors = [_("The last date must be after the first date.")]
+        else:
+            period = HolidayPeriod(
+                name=form.name.data, starts_on=form.starts_on.data, ends_on=form.ends_on.data
+            )
+            db().add(period)
+            db().flush()
+            accounts.audit(
+                db(),
+                g.user,
+                "holiday_added",
+                "holiday",
+                period.id,
+                now_utc(),
+                f"{period.starts_on} {period.ends_on}",
+            )
+            refresh_all(db(), now_utc(), current_app.config["OCCURRENCE_WEEKS"])
+            db().commit()
+            flash(_("Saved."))
+            return redirect(url_for("manage.holidays"))
+    periods = list(db().scalars(select(HolidayPeriod).order_by(HolidayPeriod.starts_on)))
+    status = 400 if form.is_submitted() else 200
+    return render_template("manage/holidays.html", form=form, periods=periods), status
+
+
+@bp.post("/holidays/<int:period_id>/delete")
+@roles_required("admin")
+def delete_holiday(period_id: int) -> BaseResponse:
+    period = db().get(HolidayPeriod, period_id) or abort(404)
+    db().delete(period)
+    accounts.audit(db(), g.user, "holiday_deleted", "holiday", period_id, now_utc())
+    db().flush()
+    refresh_all(db(), now_utc(), current_app.config["OCCURRENCE_WEEKS"])
+    db().commit()
+    flash(_("Saved."))
+    return redirect(url_for("manage.holidays"))

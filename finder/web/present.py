@@ -199,7 +199,12 @@ def _isolated(text: str) -> str:
 
 
 def schedule_words(
-    rec: Recurrence, first: date, start: time, end: time, exceptions: Sequence[date]
+    rec: Recurrence,
+    first: date,
+    start: time,
+    end: time,
+    exceptions: Sequence[date],
+    skip_school_holidays: bool = False,
 ) -> list[str]:
     """The schedule in plain sentences: 'Every Wednesday, 14:00–16:00.' 'Not on 25 December.'"""
     locale = locale_code()
@@ -238,6 +243,8 @@ def schedule_words(
             )
         else:
             sentences.append(_("Starting %(first)s.", first=day_text(first)))
+    if skip_school_holidays and rec.repeat != "once":
+        sentences.append(_("Not during school holidays."))
     if exceptions:
         dates = format_list([day_text(d) for d in sorted(exceptions)], locale=locale)
         sentences.append(_("Not on %(dates)s.", dates=dates))
