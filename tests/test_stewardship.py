@@ -203,3 +203,17 @@ def test_pending_activity_is_not_reachable_by_families(
     assert client.get(f"/activities/{a.id}").status_code == 404
     assert client.get(f"/api/v1/activities/{a.id}").status_code == 404
     assert db.get(Activity, a.id) is not None
+
+
+def test_the_organiser_sees_how_many_families_reported_a_listing(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session
+) -> None:
+    a = f.activity(db, org=staff["organisation"], title="Gemeld")
+    db.add(ActivityReport(activity_id=a.id, session_date=None, created_at=NOW))
+    db.add(
+        ActivityReport(activity_id=a.id, session_date=None, created_at=NOW - timedelta(days=200))
+    )
+    db.flush()
+    auth.login("organiser@example.be")
+    html = client.get("/manage/activities/?lang=en").get_data(as_text=True)
+    assert "1 family said a session did not take place" in html  # the old one no longer counts

@@ -188,7 +188,9 @@ def index() -> str:
     query = select(Activity).options(selectinload(Activity.organisation)).order_by(Activity.title)
     if user.role != "admin":
         query = query.where(Activity.organisation_id == user.organisation_id)
-    return render_template("manage/activities.html", activities=list(db().scalars(query)))
+    activities = list(db().scalars(query))
+    reports = {a.id: freshness.open_reports(db(), a.id, now_utc()) for a in activities}
+    return render_template("manage/activities.html", activities=activities, reports=reports)
 
 
 def _editor(activity: Activity | None) -> str | BaseResponse | tuple[str, int]:
