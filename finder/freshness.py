@@ -43,6 +43,23 @@ def _organisers(session: Session, activity: Activity) -> list[User]:
     )
 
 
+def _tell_organisers(
+    session: Session, activity: Activity, template: str, now_utc: datetime, **context: str
+) -> None:
+    """Queue one mail per active organiser of the activity's organisation, in their language."""
+    for user in _organisers(session, activity):
+        queue_mail(
+            session,
+            user.email,
+            user.preferred_locale,
+            template,
+            now_utc,
+            name=user.display_name,
+            title=activity.title,
+            **context,
+        )
+
+
 def check_all(
     session: Session,
     now_utc: datetime,
@@ -57,33 +74,17 @@ def check_all(
             activity.status = "paused"
             activity.updated_at = now_utc
             refresh_occurrences(session, activity, now_utc, settings.horizon_weeks)
-            for user in _organisers(session, activity):
-                queue_mail(
-                    session,
-                    user.email,
-                    user.preferred_locale,
-                    "paused_stale",
-                    now_utc,
-                    name=user.display_name,
-                    title=activity.title,
-                    link=confirm_link(activity),
-                )
+            _tell_organisers(
+                session, activity, "paused_stale", now_utc, link=confirm_link(activity)
+            )
             audit(session, None, "activity_paused_stale", "activity", activity.id, now_utc)
             paused += 1
         elif (
             age >= timedelta(days=settings.ask_after_days) and activity.confirm_requested_at is None
         ):
-            for user in _organisers(session, activity):
-                queue_mail(
-                    session,
-                    user.email,
-                    user.preferred_locale,
-                    "still_correct",
-                    now_utc,
-                    name=user.display_name,
-                    title=activity.title,
-                    link=confirm_link(activity),
-                )
+            _tell_organisers(
+                session, activity, "still_correct", now_utc, link=confirm_link(activity)
+            )
             activity.confirm_requested_at = now_utc
             asked += 1
     return {"asked": asked, "paused": paused}
@@ -116,18 +117,14 @@ def report_not_happening(
     """A family says a session did not take place: store it and alert the organisers."""
     report = ActivityReport(activity_id=activity.id, session_date=session_date, created_at=now_utc)
     session.add(report)
-    for user in _organisers(session, activity):
-        queue_mail(
-            session,
-            user.email,
-            user.preferred_locale,
-            "family_report",
-            now_utc,
-            name=user.display_name,
-            title=activity.title,
-            day=session_date.isoformat() if session_date else "",
-            link=detail_link,
-        )
+    _tell_organisers(
+        session,
+        activity,
+        "family_report",
+        now_utc,
+        day=session_date.isoformat() if session_date else "",
+        link=detail_link,
+    )
     return report
 
 

@@ -10,7 +10,9 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from ..db import Database
+from ..editing import EditSettings
 from ..freshness import FreshnessSettings
+from ..geo import GeocoderSettings
 from ..models import Activity
 from ..search import SearchSettings
 
@@ -84,3 +86,18 @@ def confirm_link(activity: Activity) -> str:
     """The "still correct?" link of a mail: signed, no account needed."""
     token = confirm_serializer().dumps(activity.id)
     return url_for("editor.confirm", token=token, _external=True)
+
+
+def edit_settings() -> EditSettings:
+    cfg = current_app.config
+    return EditSettings(
+        geocoder=GeocoderSettings(
+            enabled=cfg["GEOCODER_ENABLED"],
+            domain=cfg["NOMINATIM_DOMAIN"],
+            scheme=cfg["NOMINATIM_SCHEME"],
+            user_agent=cfg["GEOCODER_USER_AGENT"],
+            timeout=cfg["GEOCODER_TIMEOUT"],
+        ),
+        low_cost_max_eur=cfg["LOW_COST_MAX_EUR"],
+        horizon_weeks=cfg["OCCURRENCE_WEEKS"],
+    )

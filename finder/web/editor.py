@@ -24,11 +24,11 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import editing, freshness, taxonomy
-from ..geo import GeocoderSettings, gazetteer
+from ..geo import gazetteer
 from ..models import Activity, User
 from ..schedule import Recurrence, from_rrule, parse_exdates
 from ..search import Hit
-from .common import confirm_serializer, db, now_utc
+from .common import confirm_serializer, db, edit_settings, now_utc
 from .decorators import roles_required
 from .forms import ActivityForm
 from .present import schedule_words
@@ -37,21 +37,6 @@ bp = Blueprint("editor", __name__, url_prefix="/manage/activities")
 
 EDITORS = ("organiser", "admin")
 _DATE = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})|(\d{4})-(\d{1,2})-(\d{1,2})")
-
-
-def settings() -> editing.EditSettings:
-    cfg = current_app.config
-    return editing.EditSettings(
-        geocoder=GeocoderSettings(
-            enabled=cfg["GEOCODER_ENABLED"],
-            domain=cfg["NOMINATIM_DOMAIN"],
-            scheme=cfg["NOMINATIM_SCHEME"],
-            user_agent=cfg["GEOCODER_USER_AGENT"],
-            timeout=cfg["GEOCODER_TIMEOUT"],
-        ),
-        low_cost_max_eur=cfg["LOW_COST_MAX_EUR"],
-        horizon_weeks=cfg["OCCURRENCE_WEEKS"],
-    )
 
 
 def parse_exceptions(text: str) -> tuple[list[date], list[str]]:
@@ -235,7 +220,7 @@ def _editor(activity: Activity | None) -> str | BaseResponse | tuple[str, int]:
                     card = Hit(draft, 0.0, [])
                 else:
                     saved = editing.save(
-                        db(), user, activity, data, action == "publish", settings(), now_utc()
+                        db(), user, activity, data, action == "publish", edit_settings(), now_utc()
                     )
                     db().commit()
                     flash(_status_message(saved))
@@ -308,7 +293,7 @@ def status(activity_id: int) -> BaseResponse:
     if action not in editing.STATUS_ACTIONS:
         abort(400)
     activity = _own(activity_id)
-    editing.set_status(db(), g.user, activity, action, settings(), now_utc())
+    editing.set_status(db(), g.user, activity, action, edit_settings(), now_utc())
     db().commit()
     flash(
         _status_message(activity)
