@@ -1,4 +1,5 @@
-"""The benchmark of DESIGN §8: search timings on synthetic data and page weight; last line JSON.
+"""The benchmark of DESIGN §8: search timings on synthetic data (SQLite, and PostgreSQL when a
+server is given) and page weight; last line JSON.
 
 Run with `make bench`. Every figure comes from this run on this machine; nothing is estimated.
 """
@@ -11,12 +12,16 @@ import re
 import statistics
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import brotli
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from . import create_app, demo
 from .db import Database, upgrade
@@ -60,8 +65,22 @@ def time_search(database: Database, queries: int, seed: int = 11) -> list[float]
     return timings
 
 
-def bench_size(size: int, queries: int, workdir: Path) -> dict[str, float]:
-    url = f"sqlite:///{workdir / f'bench-{size}.sqlite'}"
+@contextmanager
+def postgres_database(admin_url: str) -> Iterator[str]:
+    """A scratch PostgreSQL database for one benchmark size, dropped afterwards."""
+    name = f"meegaan_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def bench_size(size: int, queries: int, url: str, label: str) -> dict[str, float]:
     upgrade(url)
     database = Database(url)
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -81,7 +100,7 @@ def bench_size(size: int, queries: int, workdir: Path) -> dict[str, float]:
         "load_s": round(load_s, 1),
     }
     print(
-        f"search, SQLite, {size:>7} activities, {queries} queries: "
+        f"search, {label}, {size:>7} activities, {queries} queries: "
         f"median {figures['median_ms']} ms, p95 {figures['p95_ms']} ms, "
         f"max {figures['max_ms']} ms (generated in {figures['load_s']} s)",
         flush=True,
@@ -134,15 +153,22 @@ def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
     }
 
 
-def run(sizes: list[int], queries: int) -> None:
+def run(sizes: list[int], queries: int, postgres_url: str | None = None) -> None:
+    """SQLite always; PostgreSQL too when a server URL is given (keys with `_postgres`)."""
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="meegaan-bench-") as tmp:
         workdir = Path(tmp)
         for size in sizes:
-            figures = bench_size(size, queries, workdir)
             key = f"{size // 1000}k"
+            url = f"sqlite:///{workdir / f'bench-{size}.sqlite'}"
+            figures = bench_size(size, queries, url, "SQLite")
             report[f"search_{key}_median_ms"] = figures["median_ms"]
             report[f"search_{key}_p95_ms"] = figures["p95_ms"]
+            if postgres_url:
+                with postgres_database(postgres_url) as pg_url:
+                    figures = bench_size(size, queries, pg_url, "PostgreSQL")
+                report[f"search_{key}_postgres_median_ms"] = figures["median_ms"]
+                report[f"search_{key}_postgres_p95_ms"] = figures["p95_ms"]
         weight = page_weight(workdir, f"sqlite:///{workdir / f'bench-{sizes[0]}.sqlite'}")
         print(
             f"page weight (brotli, tiles excepted): results {weight['page_results_kb']} KB, "

@@ -124,11 +124,16 @@ def freshness_check_command() -> None:
 @with_appcontext
 @click.option("--sizes", default="10000,100000", help="Numbers of synthetic activities.")
 @click.option("--queries", default=200, help="Searches per size.")
-def bench_command(sizes: str, queries: int) -> None:
+@click.option(
+    "--postgres",
+    default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
+    help="A PostgreSQL server to benchmark too (a scratch database is made); '' to skip.",
+)
+def bench_command(sizes: str, queries: int, postgres: str) -> None:
     """Time the search on synthetic data; prints one JSON line last."""
     from .bench import run
 
-    run([int(s) for s in sizes.split(",")], queries)
+    run([int(s) for s in sizes.split(",")], queries, postgres or None)
 
 
 def init_app(app: Flask) -> None:
