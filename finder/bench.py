@@ -12,19 +12,15 @@ import re
 import statistics
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import brotli
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from . import create_app, demo
-from .db import Database, upgrade
+from .db import Database, scratch_postgres_database, upgrade
 from .geo import gazetteer
 from .search import SearchQuery, SearchSettings, search
 
@@ -63,21 +59,6 @@ def time_search(database: Database, queries: int, seed: int = 11) -> list[float]
             if i >= 10:  # the first searches warm the caches
                 timings.append(elapsed)
     return timings
-
-
-@contextmanager
-def postgres_database(admin_url: str) -> Iterator[str]:
-    """A scratch PostgreSQL database for one benchmark size, dropped afterwards."""
-    name = f"meegaan_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def bench_size(size: int, queries: int, url: str, label: str) -> dict[str, float]:
@@ -165,7 +146,7 @@ def run(sizes: list[int], queries: int, postgres_url: str | None = None) -> None
             report[f"search_{key}_median_ms"] = figures["median_ms"]
             report[f"search_{key}_p95_ms"] = figures["p95_ms"]
             if postgres_url:
-                with postgres_database(postgres_url) as pg_url:
+                with scratch_postgres_database(postgres_url, "meegaan_bench") as pg_url:
                     figures = bench_size(size, queries, pg_url, "PostgreSQL")
                 report[f"search_{key}_postgres_median_ms"] = figures["median_ms"]
                 report[f"search_{key}_postgres_p95_ms"] = figures["p95_ms"]

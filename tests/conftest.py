@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import socket
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,13 +18,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from finder import create_app
-from finder.db import Database, upgrade
+from finder.db import Database, scratch_postgres_database, upgrade
 
 # A Wednesday morning in Brussels (08:00 UTC = 09:00 CET); every test that reads the clock sees it.
 NOW = datetime(2026, 12, 2, 8, 0)
@@ -33,24 +30,6 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ["sqlite", "postgresql"]
-
-
-def _postgres_database() -> Iterator[str]:
-    """A fresh database on the PostgreSQL server, dropped afterwards. Fails if unreachable."""
-    name = f"meegaan_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                {"n": name},
-            )
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -62,12 +41,10 @@ def database_url(
         url = f"sqlite:///{path}"
         upgrade(url)
         yield url
-    else:
-        gen = _postgres_database()
-        url = next(gen)
-        upgrade(url)
-        yield url
-        gen.close()
+    else:  # fails, never skips, when the server cannot be reached
+        with scratch_postgres_database(POSTGRES_URL, "meegaan_test") as url:
+            upgrade(url)
+            yield url
 
 
 @pytest.fixture(scope="session")
