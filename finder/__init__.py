@@ -29,7 +29,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.update(config)
 
+    from . import vault
     from .web import common
+
+    vault.configure(app.config["DATA_KEYS"] or [vault.instance_key(app.instance_path)])
 
     app.extensions["meegaan_db"] = Database(app.config["DATABASE_URL"])
     app.teardown_appcontext(common.close_db)
@@ -38,7 +41,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, security
-    from .web import api, auth, editor, errors, manage, public, templating
+    from .web import api, auth, come_along, editor, errors, manage, public, requests, templating
     from .web.limits import limiter
 
     limiter.init_app(app)
@@ -50,5 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(manage.bp)
     app.register_blueprint(editor.bp)
+    app.register_blueprint(come_along.bp)
+    app.register_blueprint(requests.bp)
     cli.init_app(app)
     return app

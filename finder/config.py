@@ -90,6 +90,17 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "STALE_DAYS": int(env("STALE_DAYS", "90")),
         "PAUSE_DAYS": int(env("PAUSE_DAYS", "120")),
         "REPORT_LIMIT": env("REPORT_LIMIT", "5 per hour"),
+        # Accompaniment requests (DESIGN §6). DATA_KEYS: Fernet keys, newest first, that encrypt
+        # families' details; unset, a key file in the instance folder is made and used.
+        "DATA_KEYS": [k.strip() for k in env("DATA_KEYS", "").split(",") if k.strip()],
+        "REQUEST_PURGE_DAYS": int(env("REQUEST_PURGE_DAYS", "90")),
+        "FOLLOWUP_DAYS": [int(x) for x in env("FOLLOWUP_DAYS", "28,91").split(",") if x.strip()],
+        "COME_ALONG_LIMIT": env("COME_ALONG_LIMIT", "5 per hour"),
+        "COME_ALONG_LIMIT_PER_ACTIVITY": env("COME_ALONG_LIMIT_PER_ACTIVITY", "30 per day"),
+        "ANSWER_DAYS": int(env("ANSWER_DAYS", "3")),  # a coordinator answers a family within
+        "PHONE_REGION": env("PHONE_REGION", "BE"),
+        # Ask the DNS whether an e-mail domain receives mail (needs the network).
+        "EMAIL_CHECK_DNS": _flag(env("EMAIL_CHECK_DNS"), False),
         # One account per role with a known password, printed by `make run`: never in production.
         "DEMO_ACCOUNTS": development,
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -44,7 +45,7 @@ def _organisers(session: Session, activity: Activity) -> list[User]:
 
 
 def _tell_organisers(
-    session: Session, activity: Activity, template: str, now_utc: datetime, **context: str
+    session: Session, activity: Activity, template: str, now_utc: datetime, **context: Any
 ) -> None:
     """Queue one mail per active organiser of the activity's organisation, in their language."""
     for user in _organisers(session, activity):

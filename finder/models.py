@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.sql.expression import false
 
 from .db import Base
+from .vault import EncryptedText
 
 ACTIVITY_STATUSES = ("draft", "pending", "published", "paused", "archived")
 LOCATION_PRECISIONS = ("exact", "postcode", "municipality")
@@ -218,6 +219,8 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # A mail about a family's request: erased with the request's personal details.
+    request_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class AuditEvent(Base):
@@ -276,3 +279,175 @@ class HolidayPeriod(Base):
     name: Mapped[str] = mapped_column(String(100))
     starts_on: Mapped[date] = mapped_column(Date, index=True)
     ends_on: Mapped[date] = mapped_column(Date)
+
+
+REQUEST_ORIGINS = ("family", "professional")
+REQUEST_MODES = ("buddy", "professional", "welcomer")
+REQUEST_STATUSES = ("new", "offered", "matched", "confirmed", "done", "cancelled")
+OPEN_STATUSES = ("new", "offered", "matched", "confirmed")
+OUTCOMES = ("went", "did_not_go", "will_go_again", "on_own", "helps_out")
+CONTACT_CHANNELS = ("phone", "sms", "whatsapp", "email")
+
+
+class AccompanimentRequest(Base):
+    """A family's buddy request or a professional's "go together" referral (DESIGN §6).
+
+    The family's details are encrypted at rest and erased `purge_due_at`; what remains (activity,
+    mode, counts, outcome, dates) feeds the anonymous figures.
+    """
+
+    __tablename__ = "accompaniment_request"
+    __table_args__ = (
+        CheckConstraint("origin IN ('family','professional')", name="request_origin_known"),
+        CheckConstraint("mode IN ('buddy','professional','welcomer')", name="request_mode_known"),
+        CheckConstraint(
+            "status IN ('new','offered','matched','confirmed','done','cancelled')",
+            name="request_status_known",
+        ),
+        Index("ix_request_status", "status", "session_starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    origin: Mapped[str] = mapped_column(String(12))
+    mode: Mapped[str] = mapped_column(String(12))
+    status: Mapped[str] = mapped_column(String(12), default="new")
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id"), index=True)
+    # The chosen session (naive UTC); None: "any of the next times", the organiser picks one.
+    session_starts_at: Mapped[datetime | None] = mapped_column(DateTime)
+    proposed_starts_at: Mapped[datetime | None] = mapped_column(DateTime)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    locale: Mapped[str] = mapped_column(String(8))  # the language of the family's pages, mails
+    language: Mapped[str] = mapped_column(String(8))  # the language the family speaks best
+    # Personal (encrypted, purged):
+    family_name: Mapped[str | None] = mapped_column(EncryptedText)
+    contact_channel: Mapped[str | None] = mapped_column(String(10))
+    contact_value: Mapped[str | None] = mapped_column(EncryptedText)
+    note: Mapped[str | None] = mapped_column(EncryptedText)  # for whoever goes along
+    share_note: Mapped[str | None] = mapped_column(EncryptedText)  # the family agreed to share
+    family_key: Mapped[str | None] = mapped_column(String(64), index=True)  # keyed pseudonym
+    adults: Mapped[int] = mapped_column(Integer, default=1)
+    children: Mapped[int] = mapped_column(Integer, default=0)
+    consent_at: Mapped[datetime] = mapped_column(DateTime)
+    consent_version: Mapped[str] = mapped_column(String(20))
+    referrer_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    buddy_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("accompaniment_request.id"))
+    # The organiser's side: who receives them, where.
+    organiser_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    welcomer_name: Mapped[str] = mapped_column(String(100), default="")
+    meeting_point: Mapped[str] = mapped_column(String(300), default="")
+    seat_booked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    followup_due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    followups_done: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    purge_due_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
+
+    activity: Mapped[Activity] = relationship()
+    referrer: Mapped[User | None] = relationship(foreign_keys=[referrer_id])
+    buddy: Mapped[User | None] = relationship(foreign_keys=[buddy_id])
+    events: Mapped[list[RequestEvent]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="RequestEvent.id"
+    )
+    offers: Mapped[list[RequestOffer]] = relationship(
+        back_populates="request", cascade="all, delete-orphan", order_by="RequestOffer.id"
+    )
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+
+class RequestEvent(Base):
+    """One step in a request's timeline: who, when, what. Never holds a family's details."""
+
+    __tablename__ = "request_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("accompaniment_request.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    actor_kind: Mapped[str] = mapped_column(String(12))  # family, staff, system
+    action: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[str] = mapped_column(String(200), default="")
+
+    request: Mapped[AccompanimentRequest] = relationship(back_populates="events")
+    actor: Mapped[User | None] = relationship()
+
+
+class RequestOffer(Base):
+    """A coordinator offered a buddy request to one buddy; the buddy answers."""
+
+    __tablename__ = "request_offer"
+    __table_args__ = (
+        UniqueConstraint("request_id", "buddy_id"),
+        CheckConstraint(
+            "status IN ('open','accepted','declined','withdrawn','taken')",
+            name="offer_status_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("accompaniment_request.id", ondelete="CASCADE"), index=True
+    )
+    buddy_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    request: Mapped[AccompanimentRequest] = relationship(back_populates="offers")
+    buddy: Mapped[User] = relationship()
+
+
+class SessionLoad(Base):
+    """How many referred families the organiser has confirmed for one session: the counter that
+    a conditional UPDATE raises only below the activity's referral capacity."""
+
+    __tablename__ = "session_load"
+    __table_args__ = (UniqueConstraint("activity_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    activity_id: Mapped[int] = mapped_column(ForeignKey("activity.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(DateTime)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class BuddyProfile(Base):
+    """What a buddy offers: languages, where they live and how far they go, when, how much."""
+
+    __tablename__ = "buddy_profile"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True
+    )
+    languages: Mapped[str] = mapped_column(String(200), default=",nl,")
+    postcode: Mapped[str] = mapped_column(String(4), default="")
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+    radius_km: Mapped[int] = mapped_column(Integer, default=10)
+    # Weekly availability as slots "MO-am,WE-pm,SA-eve" (morning, afternoon, evening).
+    availability: Mapped[str] = mapped_column(String(200), default="")
+    max_open: Mapped[int] = mapped_column(Integer, default=2)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [c for c in self.languages.split(",") if c]
+
+    @property
+    def slots(self) -> set[str]:
+        return {s for s in self.availability.split(",") if s}

@@ -43,7 +43,7 @@ def _environment() -> Environment:
     return Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(["html"]),
-        extensions=["jinja2.ext.i18n"],
+        extensions=["jinja2.ext.i18n", "jinja2.ext.do"],
         trim_blocks=True,
         lstrip_blocks=True,
     )
@@ -66,7 +66,13 @@ def render(template: str, locale: str, **context: Any) -> tuple[str, str, str]:
 
 
 def queue_mail(
-    session: Session, to: str, locale: str, template: str, now_utc: datetime, **context: Any
+    session: Session,
+    to: str,
+    locale: str,
+    template: str,
+    now_utc: datetime,
+    request_id: int | None = None,
+    **context: Any,
 ) -> Outbox:
     """Render a mail into the outbox; it goes out only if the caller's transaction commits."""
     subject, text, html = render(template, locale, **context)
@@ -80,6 +86,7 @@ def queue_mail(
         attempts=0,
         next_attempt_at=now_utc,
         created_at=now_utc,
+        request_id=request_id,
     )
     session.add(mail)
     return mail

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,11 +12,17 @@ from sqlalchemy.orm import Session
 from finder import taxonomy
 from finder.activities import derive_fields, refresh_occurrences
 from finder.geo import gazetteer
-from finder.models import Activity, ActivityTranslation, Organisation
+from finder.models import (
+    AccompanimentRequest,
+    Activity,
+    ActivityTranslation,
+    Organisation,
+    RequestEvent,
+)
 
 from .conftest import NOW
 
-__all__ = ["NOW", "activity", "organisation"]
+__all__ = ["NOW", "activity", "organisation", "request"]
 
 
 def organisation(db: Session, **kw: Any) -> Organisation:
@@ -83,3 +90,42 @@ def activity(
     refresh_occurrences(db, a, NOW, 8)
     db.flush()
     return a
+
+
+_numbers = itertools.count(1)
+
+
+def request(db: Session, activity: Activity, **kw: Any) -> AccompanimentRequest:
+    """A family's request for `activity` (a buddy goes along), with its "created" event."""
+    from finder.accompaniment import CONSENT_VERSION, token_hash
+
+    r = AccompanimentRequest(
+        origin=kw.pop("origin", "family"),
+        mode=kw.pop("mode", "buddy"),
+        status=kw.pop("status", "new"),
+        activity_id=activity.id,
+        session_starts_at=kw.pop("session_starts_at", datetime(2026, 12, 9, 13, 0)),
+        reference=kw.pop("reference", f"TST-{next(_numbers):04d}"),
+        token_hash=token_hash(kw.pop("token", f"token-{next(_numbers)}")),
+        locale=kw.pop("locale", "nl"),
+        language=kw.pop("language", "ar"),
+        family_name=kw.pop("family_name", "Amal"),
+        contact_channel=kw.pop("contact_channel", "phone"),
+        contact_value=kw.pop("contact_value", "+32470123456"),
+        adults=1,
+        children=kw.pop("children", 1),
+        consent_at=NOW,
+        consent_version=CONSENT_VERSION,
+        welcomer_name="",
+        meeting_point="",
+        seat_booked=False,
+        followups_done=0,
+        created_at=NOW,
+        updated_at=NOW,
+        **kw,
+    )
+    r.activity = activity
+    r.events.append(RequestEvent(at=NOW, actor_kind="family", action="created", detail=""))
+    db.add(r)
+    db.flush()
+    return r

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import pytest
@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from finder.models import ROLES, HolidayPeriod, Organisation
+from finder.models import ROLES, HolidayPeriod, Organisation, RequestOffer
 
 from . import factories as f
 from .conftest import AuthActions, csrf_token
@@ -18,6 +18,8 @@ from .conftest import AuthActions, csrf_token
 ALL = set(ROLES)
 EDITORS = {"organiser", "admin"}
 ADMIN = {"admin"}
+INVOLVED = {"professional", "organiser", "buddy", "coordinator"}  # in a request
+GOERS = {"professional", "buddy", "coordinator"}
 # endpoint -> (method, roles that may use it). A new /manage route must be added here.
 MATRIX: dict[str, tuple[str, set[str]]] = {
     "manage.dashboard": ("GET", ALL),
@@ -36,9 +38,22 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "editor.edit": ("GET", EDITORS),
     "editor.duplicate": ("POST", EDITORS),
     "editor.status": ("POST", EDITORS),
+    "requests.index": ("GET", ALL),
+    "requests.detail": ("GET", INVOLVED),
+    "requests.confirm": ("POST", {"organiser"}),
+    "requests.offer": ("POST", {"coordinator"}),
+    "requests.cancel": ("POST", {"professional", "coordinator"}),
+    "requests.outcome": ("POST", GOERS),  # and the organiser when a welcomer receives them
+    "requests.followup": ("POST", GOERS),
+    "requests.again": ("POST", GOERS),
+    "requests.new_link": ("POST", {"professional"}),
+    "requests.new_referral": ("GET", {"professional"}),
+    "requests.buddy_profile": ("GET", {"buddy"}),
+    "requests.answer_offer": ("POST", {"buddy"}),
 }
-# Reached with a signed link from a mail instead of an account (tested in test_stewardship).
-TOKEN_ROUTES = {"editor.confirm"}
+# Reached with a signed link from a mail instead of an account (tested in test_stewardship
+# and test_requests).
+TOKEN_ROUTES = {"editor.confirm", "requests.offer_link"}
 
 
 def test_the_matrix_covers_every_staff_route(app: Flask) -> None:
@@ -59,7 +74,30 @@ def objects(staff: dict[str, Any], db: Session) -> dict[str, int]:
     holiday = HolidayPeriod(name="Kerst", starts_on=date(2026, 12, 21), ends_on=date(2027, 1, 3))
     db.add(holiday)
     db.flush()
+    # Requests for an activity of their own: the editor's routes pause `own` meanwhile.
+    visited = f.activity(db, org=org, title="Koffie met buddy")
+    people = {"referrer_id": staff["professional"].id, "buddy_id": staff["buddy"].id}
+    past = datetime(2026, 11, 25, 13, 0)
+    requests = {
+        name: f.request(db, visited, **people, **kw).id
+        for name, kw in {
+            "detail": {"status": "matched"},
+            "confirm": {"status": "matched"},
+            "cancel": {"status": "matched"},
+            "outcome": {"status": "matched", "session_starts_at": past},
+            "followup": {"status": "done", "outcome": "went", "session_starts_at": past},
+            "again": {"status": "done", "outcome": "went", "session_starts_at": past},
+            "new_link": {"status": "matched"},
+        }.items()
+    }
+    offered = f.request(db, visited, referrer_id=staff["professional"].id)
+    offered.offers.append(RequestOffer(buddy_id=staff["buddy"].id, status="open", created_at=f.NOW))
+    unmatched = f.request(db, visited, referrer_id=staff["professional"].id)
+    db.flush()
     return {
+        **{f"request_{k}": v for k, v in requests.items()},
+        "request_offer": unmatched.id,
+        "offer_id": offered.offers[0].id,
         "activity_id": own.id,
         "pending_id": pending.id,
         "user_id": staff["buddy"].id,
@@ -78,6 +116,12 @@ def _url(endpoint: str, ids: dict[str, int]) -> str:
         "manage.delete_holiday": {"period_id": ids["holiday_id"]},
         "editor.edit": {"activity_id": ids["activity_id"]},
         "editor.duplicate": {"activity_id": ids["activity_id"]},
+        **{
+            f"requests.{name}": {"request_id": ids[f"request_{name}"]}
+            for name in ("detail", "confirm", "offer", "cancel", "outcome", "followup", "again")
+        },
+        "requests.new_link": {"request_id": ids["request_new_link"]},
+        "requests.answer_offer": {"offer_id": ids["offer_id"], "answer": "accept"},
         "editor.status": {"activity_id": ids["activity_id"]},
     }.get(endpoint, {})
     return url_for(endpoint, **args).split("?")[0]
@@ -94,6 +138,10 @@ def test_every_staff_route_for_every_role(
         "manage.change_user": {"role": "buddy", "active": "1"},
         "manage.moderate": {"decision": "send_back"},
         "editor.status": {"action": "pause"},
+        "requests.confirm": {"session": "2026-12-09T13:00:00", "welcomer": "Fatima"},
+        "requests.offer": {"buddy_id": str(objects["user_id"])},
+        "requests.outcome": {"outcome": "went"},
+        "requests.followup": {"answer": "still_goes"},
     }
     outcomes = {}
     with app.test_request_context():

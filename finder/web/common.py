@@ -9,11 +9,12 @@ from flask_babel import get_locale
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
+from ..accompaniment import Links, RequestSettings
 from ..db import Database
 from ..editing import EditSettings
 from ..freshness import FreshnessSettings
 from ..geo import GeocoderSettings
-from ..models import Activity
+from ..models import AccompanimentRequest, Activity, RequestOffer
 from ..search import SearchSettings
 
 LANG_COOKIE = "lang"
@@ -52,6 +53,9 @@ def select_locale() -> str:
     asked = request.args.get("lang", "")
     if asked in languages:
         return asked
+    page = g.get("page_locale")  # a family's status page: the language they asked in
+    if page in languages:
+        return str(page)
     cookie = request.cookies.get(LANG_COOKIE, "")
     if cookie in languages:
         return cookie
@@ -101,3 +105,32 @@ def edit_settings() -> EditSettings:
         low_cost_max_eur=cfg["LOW_COST_MAX_EUR"],
         horizon_weeks=cfg["OCCURRENCE_WEEKS"],
     )
+
+
+def request_settings() -> RequestSettings:
+    cfg = current_app.config
+    return RequestSettings(
+        purge_days=cfg["REQUEST_PURGE_DAYS"],
+        followup_days=tuple(cfg["FOLLOWUP_DAYS"]),
+        phone_region=cfg["PHONE_REGION"],
+        check_dns=cfg["EMAIL_CHECK_DNS"],
+        horizon_weeks=cfg["OCCURRENCE_WEEKS"],
+    )
+
+
+def offer_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="buddy-offer")
+
+
+class WebLinks(Links):
+    """The absolute links that go into the mails about a request."""
+
+    def status(self, raw: str) -> str:
+        return url_for("come_along.status", token=raw, _external=True)
+
+    def staff(self, request: AccompanimentRequest) -> str:
+        return url_for("requests.detail", request_id=request.id, _external=True)
+
+    def offer(self, offer: RequestOffer) -> str:
+        token = offer_serializer().dumps(offer.id)
+        return url_for("requests.offer_link", token=token, _external=True)

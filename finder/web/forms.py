@@ -267,3 +267,85 @@ class HolidayForm(FlaskForm):  # type: ignore[misc]
     ends_on = DateField(
         _l("Last day"), validators=[DataRequired(message=_l("Choose the last day."))]
     )
+
+
+class FamilyForm(FlaskForm):  # type: ignore[misc]
+    """What a family tells when asking someone to come along (and a professional for them).
+    The rules in finder.accompaniment check it; these fields only carry what was typed."""
+
+    session = RadioField(_l("Which day?"), validate_choice=False)
+    name = StringField(_l("Your first name or a nickname"), filters=[_strip])
+    channel = RadioField(_l("How can we reach you?"), validate_choice=False)
+    contact = StringField(_l("Phone number or e-mail address"), filters=[_strip])
+    language = SelectField(_l("Which language do you speak best?"), validate_choice=False)
+    adults = StringField(_l("Adults"), filters=[_strip], default="1")
+    children = StringField(_l("Children"), filters=[_strip], default="0")
+    note = TextAreaField(_l("Anything we should know? (optional)"))
+    consent = BooleanField(_l("I agree"))
+    # A field people do not see: a robot that fills it in is turned away.
+    website = StringField(_l("Leave this empty"))
+
+    def fill_choices(self, sessions: list[tuple[str, str]]) -> None:
+        self.session.choices = [*sessions, ("any", _l("Any of the next times"))]
+        self.channel.choices = [
+            ("phone", _l("Phone call")),
+            ("sms", _l("Text message (SMS)")),
+            ("whatsapp", _l("WhatsApp")),
+            ("email", _l("E-mail")),
+        ]
+        self.language.choices = [("", _l("Choose")), *list(taxonomy.LANGUAGES.items())]
+
+
+class ReferralForm(FamilyForm):
+    """A professional's "go together" referral: the family fields plus who goes along."""
+
+    name = StringField(_l("First name or nickname of the family"), filters=[_strip])
+    channel = RadioField(_l("How can the family be reached? (optional)"), validate_choice=False)
+    contact = StringField(_l("Phone number or e-mail address of the family"), filters=[_strip])
+    language = SelectField(_l("Language the family speaks best"), validate_choice=False)
+    locale = SelectField(_l("Language of the slip and the family's page"), validate_choice=False)
+    mode = RadioField(_l("Who goes along?"), validate_choice=False)
+    note = TextAreaField(_l("Note for whoever goes along (optional)"))
+    share_note = TextAreaField(_l("What the family wants the organiser to know (optional)"))
+    consent = BooleanField(_l("The family agreed that Meegaan keeps these details"))
+
+    def fill_referral_choices(
+        self, sessions: list[tuple[str, str]], locales: list[tuple[str, str]]
+    ) -> None:
+        self.fill_choices(sessions)
+        self.locale.choices = locales
+        self.mode.choices = [
+            ("professional", _l("I go along myself")),
+            ("buddy", _l("A buddy goes along (the coordinator finds one)")),
+            ("welcomer", _l("A welcomer of the organiser receives them")),
+        ]
+
+
+class ConfirmRequestForm(FlaskForm):  # type: ignore[misc]
+    session = SelectField(_l("Which session?"), validate_choice=False)
+    welcomer = StringField(_l("Who receives the family?"), filters=[_strip])
+    meeting_point = StringField(_l("Where do they meet? (optional)"), filters=[_strip])
+
+
+class BuddyProfileForm(FlaskForm):  # type: ignore[misc]
+    languages = MultiCheckboxField(_l("Languages you speak"))
+    postcode = StringField(
+        _l("Postcode where you live"),
+        filters=[_strip],
+        validators=[
+            DataRequired(message=_l("Type the postcode.")),
+            Regexp(r"^\d{4}$", message=_l("A Belgian postcode has 4 digits.")),
+        ],
+    )
+    radius_km = IntegerField(
+        _l("How far do you travel? (km)"),
+        validators=[NumberRange(min=1, max=100, message=_l("Choose a number from 1 to 100."))],
+        default=10,
+    )
+    availability = MultiCheckboxField(_l("When are you usually free?"))
+    max_open = IntegerField(
+        _l("How many families at the same time?"),
+        validators=[NumberRange(min=1, max=10, message=_l("Choose a number from 1 to 10."))],
+        default=2,
+    )
+    active = BooleanField(_l("I can take new requests"))

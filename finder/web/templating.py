@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from babel import Locale
+from babel.dates import get_day_names
 from flask import Flask, Response, current_app, request
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
@@ -176,6 +177,21 @@ def init_app(app: Flask) -> None:
     env.filters["http_url"] = http_url
     env.filters["linkify"] = linkify
     env.add_extension("jinja2.ext.do")
+    from . import request_words as rw
+
+    env.globals.update(
+        session_day=rw.session_day,
+        family_status_title=rw.family_status_title,
+        family_status_lines=rw.family_status_lines,
+        event_words=rw.event_words,
+        mode_labels=rw.MODE_LABELS,
+        state_labels=rw.STATE_LABELS,
+        outcome_labels=rw.OUTCOME_LABELS,
+        followup_labels=rw.FOLLOWUP_LABELS,
+        reason_labels=rw.REASON_LABELS,
+        channel_labels=rw.CHANNEL_LABELS,
+        weekday_name=lambda i: get_day_names("wide", locale=locale_code())[i],
+    )
     env.globals["role_labels"] = ROLE_LABELS
     env.globals["status_labels"] = STATUS_LABELS
     env.trim_blocks = True

@@ -1,0 +1,253 @@
+"""A family asks someone to come along (no account, no JavaScript) and follows its private
+status page /r/<token>: cancel, pick another date, accept the date the organiser proposes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import segno
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
+
+from .. import accompaniment as acc
+from ..models import AccompanimentRequest, Activity
+from .common import WebLinks, db, locale_code, now_utc, request_settings
+from .forms import FamilyForm
+from .limits import limiter
+from .public import _published
+
+bp = Blueprint("come_along", __name__)
+
+MESSAGES = {
+    "session_unknown": lambda: _("Choose one of the dates."),
+    "session_past": lambda: _("This date has passed. Choose one of the next dates."),
+    "session_cancelled": lambda: _("This session is cancelled. Choose one of the next dates."),
+    "session_full": lambda: _(
+        "There is no more room for referred families that day. Choose another date."
+    ),
+    "no_sessions": lambda: _("There are no next dates planned."),
+    "name_needed": lambda: _("Write a first name or a nickname."),
+    "too_long": lambda: _("This is too long."),
+    "channel_needed": lambda: _("Choose how we can reach you."),
+    "contact_needed": lambda: _("Write a phone number or an e-mail address."),
+    "phone_invalid": lambda: _(
+        "This phone number is not complete or not right. Write it like 0470 12 34 56 or "
+        "+32 470 12 34 56."
+    ),
+    "email_invalid": lambda: _(
+        "This e-mail address cannot exist. Check it, for example name@example.be."
+    ),
+    "language_needed": lambda: _("Choose a language."),
+    "adults_range": lambda: _("Choose a number from 1 to 12."),
+    "children_range": lambda: _("Choose a number from 0 to 12."),
+    "consent_needed": lambda: _("Tick the box to agree. Without it we cannot help."),
+    "welcomer_needed": lambda: _("Write the name of the person who receives the family."),
+    "closed": lambda: _("This request is closed."),
+    "not_matchable": lambda: _("This request does not need a buddy."),
+    "not_a_buddy": lambda: _("Choose one of the buddies."),
+    "declined_before": lambda: _("This buddy said no to this request before."),
+    "taken": lambda: _("Another buddy already goes along. Thank you for offering!"),
+    "answered": lambda: _("You already answered this offer."),
+    "unknown": lambda: _("Choose one of the options."),
+    "too_early": lambda: _("You can tell how it went after the date."),
+    "not_done": lambda: _("First tell how the visit went."),
+    "mode_unknown": lambda: _("Choose who goes along."),
+    "changed": lambda: _("Someone changed this request at the same moment. Look again."),
+}
+
+
+def message(code: str) -> str:
+    return str(MESSAGES.get(code, MESSAGES["unknown"])())
+
+
+def apply_errors(form: Any, errors: dict[str, str]) -> None:
+    """Put the rules' error codes on the form's fields, in the reader's language."""
+    for name, code in errors.items():
+        field = getattr(form, name, None) or form.session
+        field.errors = [*list(field.errors or []), message(code)]
+
+
+def session_choices(activity: Activity) -> list[tuple[str, str]]:
+    starts = acc.bookable_sessions(
+        db(), activity, now_utc(), 6, current_app.config["OCCURRENCE_WEEKS"]
+    )
+    return [(s.isoformat(), acc.session_text(s, locale_code())) for s in starts]
+
+
+def int_or_none(text: str | None) -> int | None:
+    try:
+        return int((text or "").strip())
+    except ValueError:
+        return None
+
+
+def family_input(form: FamilyForm, contact_required: bool = True) -> acc.FamilyInput:
+    return acc.FamilyInput(
+        session=form.session.data or "",
+        name=form.name.data or "",
+        channel=form.channel.data or "",
+        contact=form.contact.data or "",
+        language=form.language.data or "",
+        adults=int_or_none(form.adults.data),
+        children=int_or_none(form.children.data),
+        note=form.note.data or "",
+        share_note=getattr(getattr(form, "share_note", None), "data", "") or "",
+        consent=bool(form.consent.data),
+        contact_required=contact_required,
+    )
+
+
+def _per_activity() -> str:
+    return "come-along-activity:" + str((request.view_args or {}).get("activity_id"))
+
+
+@bp.route("/activities/<int:activity_id>/come-along", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["COME_ALONG_LIMIT"], methods=["POST"])
+@limiter.limit(
+    lambda: current_app.config["COME_ALONG_LIMIT_PER_ACTIVITY"],
+    key_func=_per_activity,
+    methods=["POST"],
+)
+def ask(activity_id: int) -> str | BaseResponse | tuple[str, int]:
+    activity = _published(activity_id)
+    form = FamilyForm()
+    choices = session_choices(activity)
+    form.fill_choices(choices)
+    if request.method == "GET":
+        chosen = request.args.get("session", "")
+        form.session.data = (
+            chosen if chosen in dict(choices) else (choices[0][0] if choices else "any")
+        )
+        form.language.data = locale_code() if locale_code() != "nl" else ""
+        form.channel.data = "phone"
+    elif form.validate_on_submit():
+        if form.website.data:  # the robots' field: say thanks, store nothing
+            return render_template("come_along/robot.html")
+        data = family_input(form)
+        try:
+            checked = acc.check_input(db(), activity, data, now_utc(), request_settings())
+        except acc.RequestError as exc:
+            apply_errors(form, exc.errors)
+            if "session" in exc.errors:  # a stale date: offer the next ones again
+                form.session.data = choices[0][0] if choices else "any"
+        else:
+            _created, raw = acc.create(
+                db(), activity, data, checked, "buddy", locale_code(), now_utc(), WebLinks()
+            )
+            db().commit()
+            flash(_("Thank you. Your question is sent."))
+            return redirect(url_for("come_along.status", token=raw, lang=locale_code()))
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "come_along/form.html", activity=activity, form=form, no_dates=not choices
+    ), status
+
+
+def _by_token(token: str) -> AccompanimentRequest:
+    """The request of a status link; any unknown, old or erased link gets the same 404."""
+    found = acc.find_by_token(db(), token)
+    if found is None:
+        abort(404)
+    g.page_locale = found.locale
+    return found
+
+
+def _private(body: str, status: int = 200) -> Response:
+    """A page reached through a secret link: never sent on as a referrer, never cached."""
+    response = make_response(body, status)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def qr_svg(link: str) -> Markup:
+    """An inline SVG QR code of a link: take a photo of it or scan it later."""
+    code = segno.make(link, error="m")
+    svg = code.svg_inline(scale=4, dark="#1b1b1b", light="#ffffff", border=2, omitsize=False)
+    return Markup(svg)
+
+
+def answer_by(created_at: datetime) -> datetime:
+    return created_at + timedelta(days=current_app.config["ANSWER_DAYS"])
+
+
+@bp.get("/r/<token>")
+def status(token: str) -> Response:
+    found = _by_token(token)
+    link = url_for("come_along.status", token=token, _external=True)
+    choices = (
+        session_choices(found.activity)
+        if found.is_open and found.activity.status == "published"
+        else []
+    )
+    return _private(
+        render_template(
+            "come_along/status.html",
+            r=found,
+            token=token,
+            link=link,
+            qr=qr_svg(link),
+            choices=choices,
+            answer_by=answer_by(found.created_at),
+            errors={},
+        )
+    )
+
+
+@bp.post("/r/<token>/cancel")
+def cancel(token: str) -> BaseResponse:
+    found = _by_token(token)
+    if found.is_open:
+        acc.cancel(db(), found, now_utc(), WebLinks(), request_settings())
+        db().commit()
+        flash(_("Your question is cancelled. You can always ask again."))
+    return redirect(url_for("come_along.status", token=token))
+
+
+@bp.post("/r/<token>/date")
+def change_date(token: str) -> BaseResponse | Response:
+    found = _by_token(token)
+    raw = request.form.get("session", "")
+    try:
+        starts_at = None if raw == "any" else datetime.fromisoformat(raw).replace(tzinfo=None)
+    except ValueError:
+        starts_at, raw = None, ""
+    try:
+        if not raw:
+            raise acc.RequestError({"session": "session_unknown"})
+        acc.change_date(db(), found, starts_at, now_utc(), WebLinks(), request_settings())
+        db().commit()
+    except acc.RequestError as exc:
+        db().rollback()
+        link = url_for("come_along.status", token=token, _external=True)
+        return _private(
+            render_template(
+                "come_along/status.html",
+                r=found,
+                token=token,
+                link=link,
+                qr=qr_svg(link),
+                choices=session_choices(found.activity) if found.is_open else [],
+                answer_by=answer_by(found.created_at),
+                errors={k: message(v) for k, v in exc.errors.items()},
+            ),
+            400,
+        )
+    flash(_("The date is changed. We told the others."))
+    return redirect(url_for("come_along.status", token=token))

@@ -1,0 +1,216 @@
+"""A family asks someone to come along, without an account, and follows its private link."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from finder.models import AccompanimentRequest, Outbox, RequestEvent
+
+from . import factories as f
+from .conftest import csrf_token
+
+FIRST = datetime(2026, 12, 2, 13, 0)  # Wednesday 14:00 in Brussels: today's session
+NEXT = datetime(2026, 12, 9, 13, 0)
+
+
+def form(client: FlaskClient, activity_id: int, **changes: Any) -> dict[str, Any]:
+    data = {
+        "csrf_token": csrf_token(client, f"/activities/{activity_id}/come-along"),
+        "session": NEXT.isoformat(),
+        "name": "Amal",
+        "channel": "whatsapp",
+        "contact": "0470 12 34 56",
+        "language": "ar",
+        "adults": "1",
+        "children": "2",
+        "note": "Ik kom met een buggy.",
+        "consent": "y",
+        "website": "",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.fixture()
+def limits_reset(app: Flask) -> Any:
+    from finder.web.limits import limiter
+
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+def test_the_detail_page_offers_to_ask_someone_to_come_along(
+    client: FlaskClient, db: Session
+) -> None:
+    a = f.activity(db)
+    html = client.get(f"/activities/{a.id}?lang=en").get_data(as_text=True)
+    assert f'href="/activities/{a.id}/come-along?lang=en"' in html
+    page = client.get(f"/activities/{a.id}/come-along?lang=en").get_data(as_text=True)
+    assert "Ask someone to come along" in page
+    assert f'value="{FIRST.isoformat()}"' in page and 'value="any"' in page
+    assert "We erase them 90 days after your question is closed." in page
+
+
+def test_a_family_asks_and_follows_the_status_link(
+    client: FlaskClient, db: Session, staff: dict[str, Any], limits_reset: None
+) -> None:
+    a = f.activity(db, org=staff["organisation"])
+    response = client.post(f"/activities/{a.id}/come-along?lang=ar", data=form(client, a.id))
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    token = re.search(r"/r/([^?]+)", location).group(1)  # type: ignore[union-attr]
+    r = db.scalar(select(AccompanimentRequest))
+    assert r is not None
+    assert r.status == "new" and r.mode == "buddy" and r.origin == "family"
+    assert r.contact_value == "+32470123456" and r.locale == "ar" and r.language == "ar"
+    assert r.session_starts_at == NEXT and r.children == 2
+    assert r.token_hash != token and len(r.token_hash or "") == 64
+    # Encrypted at rest: the database itself never holds the name, number or note.
+    raw = db.execute(
+        text("SELECT family_name, contact_value, note FROM accompaniment_request")
+    ).one()
+    assert "Amal" not in raw[0] and "470" not in raw[1] and "buggy" not in raw[2]
+    # The coordinator and the organiser are told; the mails carry no personal details.
+    mails = db.scalars(select(Outbox)).all()
+    assert {m.to_address for m in mails} == {"coordinator@example.be", "organiser@example.be"}
+    assert all("Amal" not in m.body_text and "470" not in m.body_text for m in mails)
+    page = client.get(location)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Referrer-Policy"] == "no-referrer"
+    assert 'lang="ar" dir="rtl"' in html and r.reference in html and "<svg" in html
+    assert page.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "message"),
+    [
+        ({"name": ""}, "name", "Write a first name or a nickname."),
+        ({"contact": "12"}, "contact", "This phone number is not complete or not right."),
+        ({"channel": "email", "contact": "amal@nowhere"}, "contact", "cannot exist"),
+        ({"channel": "email", "contact": "amal@example.invalid"}, "contact", "cannot exist"),
+        ({"adults": "0"}, "adults", "Choose a number from 1 to 12."),
+        ({"children": "veel"}, "children", "Choose a number from 0 to 12."),
+        ({"consent": ""}, "consent", "Tick the box to agree."),
+        ({"language": ""}, "language", "Choose a language."),
+        ({"session": "2026-11-25T13:00:00"}, "session", "This date has passed."),
+        ({"session": "2026-12-10T13:00:00"}, "session", "Choose one of the dates."),
+    ],
+)
+def test_bad_input_gets_a_clear_message_and_keeps_what_was_typed(
+    client: FlaskClient,
+    db: Session,
+    limits_reset: None,
+    changes: dict[str, str],
+    field: str,
+    message: str,
+) -> None:
+    a = f.activity(db)
+    response = client.post(
+        f"/activities/{a.id}/come-along?lang=en", data=form(client, a.id, **changes)
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in html
+    assert f'id="{field}-error"' in html
+    assert db.scalar(select(AccompanimentRequest)) is None
+    for name, value in (("note", "Ik kom met een buggy."), ("name", "Amal")):
+        if name not in changes:
+            assert value in html
+
+
+def test_a_cancelled_session_is_refused_with_the_next_dates(
+    client: FlaskClient, db: Session, limits_reset: None
+) -> None:
+    a = f.activity(db)
+    cancelled = next(o for o in a.occurrences if o.starts_at == NEXT)
+    cancelled.cancelled = True
+    db.flush()
+    response = client.post(f"/activities/{a.id}/come-along?lang=en", data=form(client, a.id))
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "This session is cancelled." in html
+    assert 'value="2026-12-16T13:00:00"' in html
+
+
+def test_a_belgian_or_international_number_is_normalised(
+    client: FlaskClient, db: Session, limits_reset: None
+) -> None:
+    a = f.activity(db)
+    for typed, stored in (
+        ("+32 470/12.34.56", "+32470123456"),
+        ("0031 6 12345678", "+31612345678"),
+    ):
+        client.post(f"/activities/{a.id}/come-along", data=form(client, a.id, contact=typed))
+    stored_numbers = [r.contact_value for r in db.scalars(select(AccompanimentRequest))]
+    assert stored_numbers == ["+32470123456", "+31612345678"]
+
+
+def test_the_honeypot_stores_nothing(client: FlaskClient, db: Session, limits_reset: None) -> None:
+    a = f.activity(db)
+    response = client.post(
+        f"/activities/{a.id}/come-along", data=form(client, a.id, website="http://spam")
+    )
+    assert response.status_code == 200
+    assert db.scalar(select(AccompanimentRequest)) is None
+
+
+def test_the_form_is_rate_limited_per_address(
+    client: FlaskClient, db: Session, app: Flask, limits_reset: None
+) -> None:
+    a = f.activity(db)
+    limit = int(app.config["COME_ALONG_LIMIT"].split()[0])
+    codes = [
+        client.post(f"/activities/{a.id}/come-along?lang=en", data=form(client, a.id)).status_code
+        for _ in range(limit + 1)
+    ]
+    assert codes[:limit] == [302] * limit and codes[-1] == 429
+
+
+def test_unknown_status_links_all_look_the_same(client: FlaskClient, db: Session) -> None:
+    for token in ("x", "a" * 32, "a" * 500):
+        assert client.get(f"/r/{token}").status_code == 404
+
+
+def test_the_family_changes_the_date_then_cancels(
+    client: FlaskClient, db: Session, staff: dict[str, Any], limits_reset: None
+) -> None:
+    a = f.activity(db, org=staff["organisation"])
+    location = client.post(
+        f"/activities/{a.id}/come-along?lang=en", data=form(client, a.id)
+    ).headers["Location"]
+    token = re.search(r"/r/([^?]+)", location).group(1)  # type: ignore[union-attr]
+    page = client.get(location).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    bad = client.post(f"/r/{token}/date?lang=en", data={"csrf_token": csrf, "session": "nonsense"})
+    assert bad.status_code == 400 and "Choose one of the dates." in bad.get_data(as_text=True)
+    moved = client.post(
+        f"/r/{token}/date", data={"csrf_token": csrf, "session": "2026-12-16T13:00:00"}
+    )
+    assert moved.status_code == 302
+    r = db.scalar(select(AccompanimentRequest))
+    assert r is not None and r.session_starts_at == datetime(2026, 12, 16, 13, 0)
+    assert client.post(f"/r/{token}/cancel", data={"csrf_token": csrf}).status_code == 302
+    db.refresh(r)
+    assert r.status == "cancelled" and r.purge_due_at is not None
+    actions = [e.action for e in db.scalars(select(RequestEvent).order_by(RequestEvent.id))]
+    assert actions == ["created", "date_changed", "cancelled"]
+    html = client.get(f"/r/{token}?lang=en").get_data(as_text=True)
+    assert "Your question is cancelled" in html and "Cancel my question" not in html
+
+
+def test_state_changing_family_routes_need_the_csrf_token(
+    client: FlaskClient, db: Session, limits_reset: None
+) -> None:
+    a = f.activity(db)
+    data = form(client, a.id)
+    data.pop("csrf_token")
+    assert client.post(f"/activities/{a.id}/come-along", data=data).status_code == 400
+    assert client.post("/r/whatever/cancel").status_code == 400
