@@ -120,6 +120,27 @@ def freshness_check_command() -> None:
     click.echo(f"asked {done['asked']} organiser(s) to confirm, paused {done['paused']} listing(s)")
 
 
+@click.command("requests-tick")
+@with_appcontext
+def requests_tick_command() -> None:
+    """Hourly: reminders the day before, follow-ups after 4 weeks and 3 months, and erasing the
+    families' details when their time has come. Safe on several machines at once."""
+    from .accompaniment import tick
+    from .web.common import WebLinks, request_settings
+
+    base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
+    with (
+        current_app.test_request_context(base_url=base),
+        _database().session() as session,
+        session.begin(),
+    ):
+        done = tick(session, now_utc(), request_settings(), WebLinks())
+    click.echo(
+        f"sent {done['reminders']} reminder(s), {done['followups']} follow-up(s); "
+        f"erased the details of {done['purged']} request(s)"
+    )
+
+
 @click.command("bench")
 @with_appcontext
 @click.option("--sizes", default="10000,100000", help="Numbers of synthetic activities.")
@@ -144,6 +165,7 @@ def init_app(app: Flask) -> None:
         occurrences_refresh_command,
         outbox_send_command,
         freshness_check_command,
+        requests_tick_command,
         bench_command,
     ):
         app.cli.add_command(command)

@@ -1,0 +1,557 @@
+"""Going along, from the first question to the follow-up months later, for the three modes;
+atomic steps under real concurrency; and erasing leaves no personal data in the database."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from finder import accompaniment as acc
+from finder.db import Database, scratch_postgres_database, upgrade
+from finder.models import (
+    AccompanimentRequest,
+    AuditEvent,
+    BuddyProfile,
+    Outbox,
+    RequestEvent,
+    RequestOffer,
+    User,
+)
+from finder.notify import SmtpSettings, send_due
+
+from . import factories as f
+from .conftest import NOW, POSTGRES_URL, AuthActions, SmtpServer, csrf_token
+
+NEXT = datetime(2026, 12, 9, 13, 0)  # next Wednesday 14:00 in Brussels
+SETTINGS = acc.RequestSettings()
+
+
+class Links(acc.Links):
+    def status(self, raw: str) -> str:
+        return f"http://meegaan.test/r/{raw}"
+
+    def staff(self, request: AccompanimentRequest) -> str:
+        return f"http://meegaan.test/manage/requests/{request.id}"
+
+    def offer(self, offer: RequestOffer) -> str:
+        return f"http://meegaan.test/manage/offers/{offer.id}"
+
+
+def login(app: Flask, email: str) -> FlaskClient:
+    client = app.test_client()
+    assert AuthActions(client).login(email).status_code == 302
+    return client
+
+
+def post(client: FlaskClient, url: str, **data: str) -> Any:
+    return client.post(url, data={"csrf_token": csrf_token(client, "/manage/"), **data})
+
+
+@pytest.fixture()
+def people(staff: dict[str, Any], db: Session) -> dict[str, Any]:
+    from finder.web.limits import limiter
+
+    limiter.reset()
+    staff["buddy"].preferred_locale = "fr"
+    db.add(
+        BuddyProfile(
+            user_id=staff["buddy"].id,
+            languages=",nl,ar,",
+            postcode="9000",
+            lat=51.05,
+            lon=3.72,
+            radius_km=10,
+            availability="WE-pm",
+            max_open=2,
+            active=True,
+            updated_at=NOW,
+        )
+    )
+    db.flush()
+    return staff
+
+
+def outbox(db: Session) -> list[Outbox]:
+    return list(db.scalars(select(Outbox).order_by(Outbox.id)))
+
+
+def deliver(db: Session, smtp: SmtpServer) -> list[Any]:
+    """Send what is due through the real SMTP server; return the messages received."""
+    send_due(
+        db, SmtpSettings("127.0.0.1", smtp.port, "noreply@meegaan.test"), NOW + timedelta(days=400)
+    )
+    return smtp.messages()
+
+
+def test_a_family_with_a_buddy_from_question_to_follow_up(
+    app: Flask,
+    client: FlaskClient,
+    db: Session,
+    people: dict[str, Any],
+    smtp: SmtpServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    a = f.activity(db, org=people["organisation"], referral_capacity=2)
+    # 1. The family asks, in Arabic, by e-mail.
+    response = client.post(
+        f"/activities/{a.id}/come-along?lang=ar",
+        data={
+            "csrf_token": csrf_token(client, f"/activities/{a.id}/come-along"),
+            "session": NEXT.isoformat(),
+            "name": "Amal",
+            "channel": "email",
+            "contact": "amal@example.be",
+            "language": "ar",
+            "adults": "1",
+            "children": "2",
+            "note": "",
+            "consent": "y",
+            "website": "",
+        },
+    )
+    status_url = response.headers["Location"]
+    r = db.scalar(select(AccompanimentRequest))
+    assert r is not None and r.status == "new"
+    family_mail = next(m for m in outbox(db) if m.to_address == "amal@example.be")
+    assert family_mail.locale == "ar" and "/r/" in family_mail.body_text
+    # 2. The coordinator sees the buddy ranked with reasons, and offers.
+    coordinator = login(app, "coordinator@example.be")
+    page = coordinator.get(f"/manage/requests/{r.id}?lang=en").get_data(as_text=True)
+    assert "Speaks the family's language" in page and "Usually free at that time" in page
+    assert "Amal" in page and "amal@example.be" in page  # the coordinator reaches the family
+    assert (
+        db.scalar(select(AuditEvent).where(AuditEvent.action == "request_personal_viewed"))
+        is not None
+    )
+    buddy = people["buddy"]
+    assert (
+        post(coordinator, f"/manage/requests/{r.id}/offer", buddy_id=str(buddy.id)).status_code
+        == 302
+    )
+    db.refresh(r)
+    assert r.status == "offered"
+    offer_mail = outbox(db)[-1]
+    assert offer_mail.to_address == "buddy@example.be" and offer_mail.locale == "fr"
+    assert "Amal" not in offer_mail.body_text
+    link = re.search(r"http://\S+/manage/offers/link/\S+", offer_mail.body_text).group(0)  # type: ignore[union-attr]
+    # 3. The buddy answers from the link on a phone, without signing in: no family details.
+    phone = app.test_client()
+    offer_page = phone.get(link.replace("http://localhost", "") + "?lang=en").get_data(as_text=True)
+    assert "Yes, I go along" in offer_page and "Amal" not in offer_page
+    path = link.split("localhost", 1)[-1]
+    token = re.search(r'name="csrf_token" value="([^"]+)"', offer_page).group(1)  # type: ignore[union-attr]
+    accepted = phone.post(path + "?lang=en", data={"csrf_token": token, "answer": "accept"})
+    assert "Sign in to see the family" in accepted.get_data(as_text=True)
+    db.refresh(r)
+    assert r.status == "matched" and r.buddy_id == buddy.id
+    # 4. The organiser confirms with a welcomer and a meeting point; sees no contact.
+    organiser = login(app, "organiser@example.be")
+    page = organiser.get(f"/manage/requests/{r.id}?lang=en").get_data(as_text=True)
+    assert "Amal" in page and "amal@example.be" not in page
+    done = post(
+        organiser,
+        f"/manage/requests/{r.id}/confirm",
+        session=NEXT.isoformat(),
+        welcomer="Fatima",
+        meeting_point="zijdeur",
+        action="confirm",
+    )
+    assert done.status_code == 302
+    db.refresh(r)
+    assert r.status == "confirmed" and r.welcomer_name == "Fatima" and r.seat_booked
+    status_page = client.get(
+        status_url + "&lang=en" if "?" in status_url else status_url + "?lang=en"
+    )
+    assert "Ask for Fatima when you arrive." in status_page.get_data(as_text=True)
+    # 5. The day before: a reminder to the buddy and the family.
+    done_tick = acc.tick(db, NEXT - timedelta(hours=20), SETTINGS, Links())
+    assert done_tick["reminders"] == 1
+    assert acc.tick(db, NEXT - timedelta(hours=19), SETTINGS, Links())["reminders"] == 0
+    # 6. Afterwards the buddy tells how it went.
+    monkeypatch.setitem(app.config, "NOW", NEXT + timedelta(hours=3))
+    buddy_client = login(app, "buddy@example.be")
+    assert (
+        post(buddy_client, f"/manage/requests/{r.id}/outcome", outcome="will_go_again").status_code
+        == 302
+    )
+    db.refresh(r)
+    assert r.status == "done" and r.followup_due_at == NEXT + timedelta(days=28)
+    # 7. Four weeks later: does the family still go?
+    assert acc.tick(db, NEXT + timedelta(days=28, hours=1), SETTINGS, Links())["followups"] == 1
+    assert (
+        post(buddy_client, f"/manage/requests/{r.id}/followup", answer="still_goes").status_code
+        == 302
+    )
+    db.refresh(r)
+    assert r.followup_due_at == NEXT + timedelta(days=91)
+    # Every step is on the timeline, and every mail really goes out, in each one's language.
+    actions = [e.action for e in r.events]
+    assert actions == [
+        "created",
+        "offered",
+        "matched",
+        "confirmed",
+        "reminder_sent",
+        "outcome",
+        "followup_asked",
+        "followup_answered",
+    ]
+    messages = deliver(db, smtp)
+    by_to: dict[str, list[Any]] = {}
+    for m in messages:
+        by_to.setdefault(m["To"], []).append(m)
+    assert {
+        "amal@example.be",
+        "buddy@example.be",
+        "coordinator@example.be",
+        "organiser@example.be",
+    } <= set(by_to)
+    assert all(m["Content-Language"] == "fr" for m in by_to["buddy@example.be"])
+    assert all(m["Content-Language"] == "ar" for m in by_to["amal@example.be"])
+
+
+def test_a_professional_goes_along_and_prints_the_slip(
+    app: Flask, db: Session, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = f.activity(db, org=people["organisation"])
+    pro = login(app, "professional@example.be")
+    form_page = pro.get(f"/manage/referrals/new?activity_id={a.id}&lang=en")
+    assert form_page.status_code == 200
+    data = {
+        "csrf_token": csrf_token(pro, f"/manage/referrals/new?activity_id={a.id}"),
+        "mode": "professional",
+        "session": NEXT.isoformat(),
+        "name": "Olena",
+        "language": "uk",
+        "locale": "uk",
+        "adults": "1",
+        "children": "1",
+        "channel": "",
+        "contact": "",
+        "share_note": "Eerste keer in een groep",
+        "note": "",
+        "consent": "y",
+    }
+    bad = pro.post(
+        f"/manage/referrals/new?activity_id={a.id}&lang=en", data={**data, "consent": ""}
+    )
+    assert bad.status_code == 400 and 'value="Olena"' in bad.get_data(as_text=True)
+    made = pro.post(f"/manage/referrals/new?activity_id={a.id}&lang=en", data=data)
+    html = made.get_data(as_text=True)
+    assert made.status_code == 200
+    assert 'lang="uk"' in html and 'lang="nl"' in html  # the slip in Ukrainian and in Dutch
+    link = re.search(r'id="family-link" type="text" readonly value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    r = db.scalar(select(AccompanimentRequest))
+    assert r is not None and r.origin == "professional" and r.mode == "professional"
+    assert r.referrer_id == people["professional"].id and r.status == "new"
+    # The family's page opens in Ukrainian.
+    family = app.test_client()
+    assert 'lang="uk"' in family.get(link.replace("http://localhost", "")).get_data(as_text=True)
+    organiser = login(app, "organiser@example.be")
+    page = organiser.get(f"/manage/requests/{r.id}?lang=en").get_data(as_text=True)
+    assert "Eerste keer in een groep" in page  # what the family agreed to share
+    post(
+        organiser,
+        f"/manage/requests/{r.id}/confirm",
+        session=NEXT.isoformat(),
+        welcomer="Jan",
+        action="confirm",
+    )
+    db.refresh(r)
+    assert r.status == "confirmed"
+    monkeypatch.setitem(app.config, "NOW", NEXT + timedelta(hours=3))
+    pro = login(app, "professional@example.be")  # a week later: signed in again
+    post(pro, f"/manage/requests/{r.id}/outcome", outcome="on_own")
+    db.refresh(r)
+    assert r.status == "done" and r.outcome == "on_own"
+    # A second accompanied visit is one click.
+    again = post(pro, f"/manage/requests/{r.id}/again")
+    assert again.status_code == 302
+    second = db.scalar(select(AccompanimentRequest).where(AccompanimentRequest.previous_id == r.id))
+    assert second is not None and second.family_name == "Olena" and second.mode == "professional"
+    assert second.session_starts_at == datetime(2026, 12, 16, 13, 0)
+    mine = pro.get("/manage/requests?lang=en").get_data(as_text=True)
+    assert r.reference in mine and second.reference in mine
+
+
+def test_a_welcomer_receives_the_family_and_the_organiser_records_the_outcome(
+    app: Flask, db: Session, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    a = f.activity(db, org=people["organisation"])
+    r = f.request(
+        db, a, origin="professional", mode="welcomer", referrer_id=people["professional"].id
+    )
+    organiser = login(app, "organiser@example.be")
+    proposed = post(
+        organiser,
+        f"/manage/requests/{r.id}/confirm",
+        session="2026-12-16T13:00:00",
+        welcomer="Fatima",
+        action="propose",
+    )
+    assert proposed.status_code == 302
+    db.refresh(r)
+    assert r.proposed_starts_at == datetime(2026, 12, 16, 13, 0) and r.status == "new"
+    post(
+        organiser,
+        f"/manage/requests/{r.id}/confirm",
+        session="2026-12-16T13:00:00",
+        welcomer="Fatima",
+        action="confirm",
+    )
+    db.refresh(r)
+    assert r.status == "confirmed" and r.session_starts_at == datetime(2026, 12, 16, 13, 0)
+    assert r.proposed_starts_at is None
+    monkeypatch.setitem(app.config, "NOW", datetime(2026, 12, 16, 16, 0))
+    organiser = login(app, "organiser@example.be")
+    assert (
+        post(organiser, f"/manage/requests/{r.id}/outcome", outcome="helps_out").status_code == 302
+    )
+    db.refresh(r)
+    assert r.outcome == "helps_out"
+    # A coordinator has nothing to do with a welcomer request: it does not exist for them.
+    coordinator = login(app, "coordinator@example.be")
+    assert coordinator.get(f"/manage/requests/{r.id}").status_code == 404
+
+
+def test_capacity_is_checked_and_the_outcome_waits_for_the_date(
+    app: Flask, db: Session, people: dict[str, Any]
+) -> None:
+    a = f.activity(db, org=people["organisation"], referral_capacity=1)
+    first = f.request(db, a, mode="welcomer")
+    second = f.request(db, a, mode="welcomer")
+    acc.confirm(db, first, people["organiser"], NEXT, "Fatima", "", NOW, Links(), SETTINGS)
+    with pytest.raises(acc.RequestError) as full:
+        acc.confirm(db, second, people["organiser"], NEXT, "Fatima", "", NOW, Links(), SETTINGS)
+    assert full.value.errors == {"session": "session_full"}
+    assert acc.places_left(db, a, NEXT) == 0
+    acc.cancel(db, first, NOW, Links(), SETTINGS)
+    assert acc.places_left(db, a, NEXT) == 1
+    with pytest.raises(acc.RequestError) as early:
+        acc.record_outcome(db, second, people["organiser"], "went", NOW, SETTINGS)
+    assert early.value.errors == {"outcome": "too_early"}
+
+
+def test_the_same_buddy_as_last_time_comes_first(db: Session, people: dict[str, Any]) -> None:
+    a = f.activity(db, org=people["organisation"])
+    other = User(
+        email="buddy2@example.be",
+        display_name="Anders",
+        role="buddy",
+        preferred_locale="nl",
+        active=True,
+        session_version=1,
+        created_at=NOW,
+    )
+    db.add(other)
+    db.flush()
+    db.add(
+        BuddyProfile(
+            user_id=other.id,
+            languages=",nl,ar,",
+            postcode="9000",
+            lat=51.05,
+            lon=3.72,
+            radius_km=10,
+            availability="WE-pm",
+            max_open=3,
+            active=True,
+            updated_at=NOW,
+        )
+    )
+    key = "f" * 64
+    f.request(db, a, family_key=key, buddy_id=other.id, status="done")
+    r = f.request(db, a, family_key=key)
+    ranked = acc.suggest_buddies(db, r, NOW)
+    assert [s.buddy.display_name for s in ranked][0] == "Anders"
+    assert "same_buddy" in ranked[0].reasons
+
+
+def test_purge_leaves_no_personal_data_in_the_database(db: Session, people: dict[str, Any]) -> None:
+    a = f.activity(db, org=people["organisation"])
+    data = acc.FamilyInput(
+        session=NEXT.isoformat(),
+        name="Zeynep",
+        channel="email",
+        contact="zeynep@example.be",
+        language="tr",
+        adults=1,
+        children=0,
+        note="Geheime notitie",
+        share_note="Gedeeld",
+        consent=True,
+    )
+    checked = acc.check_input(db, a, data, NOW, SETTINGS)
+    r, _raw = acc.create(db, a, data, checked, "buddy", "tr", NOW, Links())
+    acc.cancel(db, r, NOW, Links(), SETTINGS)
+    db.flush()
+    assert acc.purge(db, NOW + timedelta(days=89)) == 0
+    assert acc.purge(db, NOW + timedelta(days=90)) == 1
+    db.expire_all()
+    row = db.execute(
+        text(
+            "SELECT family_name, contact_value, contact_channel, note, share_note, family_key,"
+            " token_hash FROM accompaniment_request WHERE id = :id"
+        ),
+        {"id": r.id},
+    ).one()
+    assert all(v is None for v in row)
+    # Nothing anywhere in the database still names the family.
+    for table in ("outbox", "request_event", "audit_event", "accompaniment_request"):
+        for values in db.execute(text(f"SELECT * FROM {table}")):
+            joined = " ".join(str(v) for v in values)
+            assert "Zeynep" not in joined and "zeynep@" not in joined and "Geheime" not in joined
+    kept = db.get_one(AccompanimentRequest, r.id)
+    assert kept.activity_id == a.id and kept.language == "tr" and kept.status == "cancelled"
+    assert [e.action for e in kept.events][-1] == "purged"
+    assert acc.purge(db, NOW + timedelta(days=91)) == 0  # safe to run again
+
+
+# --- concurrency, against real databases -----------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A database several threads write to for real (no rolled-back test transaction)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'race.sqlite'}"
+        upgrade(url)
+        database = Database(url)
+        yield database
+        database.engine.dispose()
+    else:
+        with scratch_postgres_database(POSTGRES_URL, "meegaan_race") as url:
+            upgrade(url)
+            database = Database(url)
+            yield database
+            database.engine.dispose()
+
+
+def _race(database: Database, jobs: list[Any]) -> list[str]:
+    """Run each job in its own thread and session, all released at the same moment."""
+    barrier = threading.Barrier(len(jobs))
+    results: list[str] = [""] * len(jobs)
+
+    def run(i: int, job: Any) -> None:
+        with database.session() as session:
+            barrier.wait()
+            try:
+                acc.atomically(session, lambda: job(session))
+                results[i] = "won"
+            except acc.RequestError as exc:
+                results[i] = next(iter(exc.errors.values()))
+            except acc.Conflict:
+                results[i] = "conflict"
+
+    threads = [threading.Thread(target=run, args=(i, job)) for i, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def _seed(session: Session, buddies: int, requests: int, capacity: int) -> dict[str, Any]:
+    org = f.organisation(session)
+    a = f.activity(session, org=org, referral_capacity=capacity)
+    users = []
+    for i in range(buddies):
+        u = User(
+            email=f"b{i}@example.be",
+            display_name=f"Buddy {i}",
+            role="buddy",
+            preferred_locale="nl",
+            active=True,
+            session_version=1,
+            created_at=NOW,
+        )
+        session.add(u)
+        users.append(u)
+    organiser = User(
+        email="org@example.be",
+        display_name="Org",
+        role="organiser",
+        organisation_id=org.id,
+        preferred_locale="nl",
+        active=True,
+        session_version=1,
+        created_at=NOW,
+    )
+    session.add(organiser)
+    session.flush()
+    made = [f.request(session, a, mode="buddy" if buddies else "welcomer") for _ in range(requests)]
+    offers = []
+    for u in users:
+        offer = RequestOffer(buddy_id=u.id, status="open", created_at=NOW)
+        made[0].offers.append(offer)
+        offers.append(offer)
+    session.flush()
+    ids = {
+        "activity": a.id,
+        "users": [u.id for u in users],
+        "organiser": organiser.id,
+        "requests": [r.id for r in made],
+        "offers": [o.id for o in offers],
+    }
+    session.commit()
+    return ids
+
+
+def test_two_buddies_accept_at_once_and_exactly_one_wins(shared_database: Database) -> None:
+    with shared_database.session() as session:
+        ids = _seed(session, buddies=6, requests=1, capacity=2)
+
+    def accept(offer_id: int, user_id: int) -> Any:
+        return lambda s: acc.accept(s, offer_id, s.get_one(User, user_id), NOW, Links())
+
+    results = _race(
+        shared_database, [accept(o, u) for o, u in zip(ids["offers"], ids["users"], strict=True)]
+    )
+    assert sorted(results) == ["taken"] * 5 + ["won"]
+    with shared_database.session() as session:
+        r = session.get_one(AccompanimentRequest, ids["requests"][0])
+        assert r.status == "matched" and r.buddy_id == ids["users"][results.index("won")]
+        statuses = sorted(o.status for o in r.offers)
+        assert statuses == ["accepted"] + ["taken"] * 5
+        assert [e.action for e in r.events].count("matched") == 1
+
+
+def test_concurrent_confirmations_never_oversell_a_session(shared_database: Database) -> None:
+    with shared_database.session() as session:
+        ids = _seed(session, buddies=0, requests=6, capacity=2)
+
+    def confirm(request_id: int) -> Any:
+        def job(s: Session) -> None:
+            acc.confirm(
+                s,
+                s.get_one(AccompanimentRequest, request_id),
+                s.get_one(User, ids["organiser"]),
+                NEXT,
+                "Fatima",
+                "",
+                NOW,
+                Links(),
+                SETTINGS,
+            )
+
+        return job
+
+    results = _race(shared_database, [confirm(r) for r in ids["requests"]])
+    assert sorted(results) == ["session_full"] * 4 + ["won"] * 2
+    with shared_database.session() as session:
+        confirmed = session.scalars(
+            select(AccompanimentRequest).where(AccompanimentRequest.status == "confirmed")
+        ).all()
+        assert len(confirmed) == 2
+        booked = session.execute(text("SELECT booked FROM session_load")).scalar_one()
+        assert booked == 2
