@@ -51,10 +51,12 @@ def build_map(
     tile_url: str,
     tile_attribution: str,
     home: tuple[float, float] | None = None,
+    zoom: int | None = None,
 ) -> RenderedMap:
+    """The map of `points`; fitted around them (and home), or at a fixed `zoom` on `center`."""
     fmap = folium.Map(
         location=list(center),
-        zoom_start=13,
+        zoom_start=zoom or 13,
         tiles=None,
         attribution_control=False,
         control_scale=False,
@@ -88,6 +90,7 @@ def build_map(
             tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
             zoom_on_click=False,
         ).add_to(fmap)
+    if features and zoom is None:
         lats = [p.lat for p in points] + ([home[0]] if home else [])
         lons = [p.lon for p in points] + ([home[1]] if home else [])
         fmap.fit_bounds([[min(lats), min(lons)], [max(lats), max(lons)]], padding=(20, 20))

@@ -144,10 +144,7 @@ def test_a_belgian_or_international_number_is_normalised(
     client: FlaskClient, db: Session, limits_reset: None
 ) -> None:
     a = f.activity(db)
-    for typed, stored in (
-        ("+32 470/12.34.56", "+32470123456"),
-        ("0031 6 12345678", "+31612345678"),
-    ):
+    for typed in ("+32 470/12.34.56", "0031 6 12345678"):
         client.post(f"/activities/{a.id}/come-along", data=form(client, a.id, contact=typed))
     stored_numbers = [r.contact_value for r in db.scalars(select(AccompanimentRequest))]
     assert stored_numbers == ["+32470123456", "+31612345678"]

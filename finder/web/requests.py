@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 from .. import accompaniment as acc
 from ..geo import gazetteer
+from ..mapview import MapPoint, build_map
 from ..models import AccompanimentRequest, Activity, BuddyProfile, RequestOffer, User
 from ..taxonomy import LANGUAGES
 from .come_along import (
@@ -45,6 +46,7 @@ from .common import (
 )
 from .decorators import roles_required
 from .forms import BuddyProfileForm, ConfirmRequestForm, ReferralForm
+from .present import activity_url
 from .public import _published
 from .templating import endonym
 
@@ -358,7 +360,18 @@ def _slip(found: AccompanimentRequest, raw: str) -> str:
             slips.append(
                 Markup(render_template("manage/slip.html", r=found, qr=qr, slip_locale=loc))
             )
-    return render_template("manage/referral_created.html", r=found, link=link, slips=slips)
+    a = found.activity
+    cfg = current_app.config
+    fmap = build_map(
+        [MapPoint(a.lat, a.lon, a.title, activity_url(a), a.street)],
+        (a.lat, a.lon),
+        cfg["MAP_TILE_URL"],
+        cfg["MAP_TILE_ATTRIBUTION"],
+        zoom=16,
+    )
+    return render_template(
+        "manage/referral_created.html", r=found, link=link, slips=slips, fmap=fmap
+    )
 
 
 # --- referrals -------------------------------------------------------------------------------
