@@ -312,7 +312,9 @@ def create(
     _mail_staff(session, request, "new_request", now_utc, links, organisers=True)
     if mode == "buddy":
         _mail_coordinators(session, request, "new_buddy_request", now_utc, links)
-    _mail_family(session, request, "received", now_utc, links, status_link=links.status(raw))
+    _mail_family(
+        session, request, "received", now_utc, links, status_link=links.status(raw, locale)
+    )
     return request, raw
 
 
@@ -577,7 +579,7 @@ def offer(
         now_utc,
         request_id=request.id,
         **_mail_context(request, "offered", buddy.preferred_locale, buddy.display_name),
-        link=links.offer(existing),
+        link=links.offer(existing, buddy.preferred_locale),
     )
     return existing
 
@@ -1070,13 +1072,13 @@ def log_access(
 class Links:
     """Absolute links for mails; the web layer gives the real ones."""
 
-    def status(self, raw: str) -> str:
+    def status(self, raw: str, locale: str) -> str:
         raise NotImplementedError
 
-    def staff(self, request: AccompanimentRequest) -> str:
+    def staff(self, request: AccompanimentRequest, locale: str) -> str:
         raise NotImplementedError
 
-    def offer(self, offer: RequestOffer) -> str:
+    def offer(self, offer: RequestOffer, locale: str) -> str:
         raise NotImplementedError
 
 
@@ -1157,7 +1159,7 @@ def _mail_staff(
             now_utc,
             request_id=request.id,
             **_mail_context(request, news, user.preferred_locale, user.display_name),
-            link=links.staff(request),
+            link=links.staff(request, user.preferred_locale),
         )
 
 
@@ -1175,7 +1177,7 @@ def _mail_coordinators(
             now_utc,
             request_id=request.id,
             **_mail_context(request, news, user.preferred_locale, user.display_name),
-            link=links.staff(request),
+            link=links.staff(request, user.preferred_locale),
         )
 
 

@@ -36,14 +36,14 @@ SETTINGS = acc.RequestSettings()
 
 
 class Links(acc.Links):
-    def status(self, raw: str) -> str:
-        return f"http://meegaan.test/r/{raw}"
+    def status(self, raw: str, locale: str) -> str:
+        return f"http://meegaan.test/r/{raw}?lang={locale}"
 
-    def staff(self, request: AccompanimentRequest) -> str:
-        return f"http://meegaan.test/manage/requests/{request.id}"
+    def staff(self, request: AccompanimentRequest, locale: str) -> str:
+        return f"http://meegaan.test/manage/requests/{request.id}?lang={locale}"
 
-    def offer(self, offer: RequestOffer) -> str:
-        return f"http://meegaan.test/manage/offers/{offer.id}"
+    def offer(self, offer: RequestOffer, locale: str) -> str:
+        return f"http://meegaan.test/manage/offers/{offer.id}?lang={locale}"
 
 
 def login(app: Flask, email: str) -> FlaskClient:
@@ -144,10 +144,11 @@ def test_a_family_with_a_buddy_from_question_to_follow_up(
     assert "Amal" not in offer_mail.body_text
     link = re.search(r"http://\S+/manage/offers/link/\S+", offer_mail.body_text).group(0)  # type: ignore[union-attr]
     # 3. The buddy answers from the link on a phone, without signing in: no family details.
+    assert link.endswith("?lang=fr")  # the buddy's own language
+    path = link.split("localhost", 1)[-1].replace("?lang=fr", "")
     phone = app.test_client()
-    offer_page = phone.get(link.replace("http://localhost", "") + "?lang=en").get_data(as_text=True)
+    offer_page = phone.get(path + "?lang=en").get_data(as_text=True)
     assert "Yes, I go along" in offer_page and "Amal" not in offer_page
-    path = link.split("localhost", 1)[-1]
     token = re.search(r'name="csrf_token" value="([^"]+)"', offer_page).group(1)  # type: ignore[union-attr]
     accepted = phone.post(path + "?lang=en", data={"csrf_token": token, "answer": "accept"})
     assert "Sign in to see the family" in accepted.get_data(as_text=True)
@@ -168,10 +169,8 @@ def test_a_family_with_a_buddy_from_question_to_follow_up(
     assert done.status_code == 302
     db.refresh(r)
     assert r.status == "confirmed" and r.welcomer_name == "Fatima" and r.seat_booked
-    status_page = client.get(
-        status_url + "&lang=en" if "?" in status_url else status_url + "?lang=en"
-    )
-    assert "Ask for Fatima when you arrive." in status_page.get_data(as_text=True)
+    status_page = client.get(status_url)  # the family's own language, Arabic
+    assert "اسأل عن Fatima عند وصولك." in status_page.get_data(as_text=True)  # in Arabic
     # 5. The day before: a reminder to the buddy and the family.
     done_tick = acc.tick(db, NEXT - timedelta(hours=20), SETTINGS, Links())
     assert done_tick["reminders"] == 1

@@ -125,12 +125,12 @@ def offer_serializer() -> URLSafeTimedSerializer:
 class WebLinks(Links):
     """The absolute links that go into the mails about a request."""
 
-    def status(self, raw: str) -> str:
-        return url_for("come_along.status", token=raw, _external=True)
+    def status(self, raw: str, locale: str) -> str:
+        return url_for("come_along.status", token=raw, lang=locale, _external=True)
 
-    def staff(self, request: AccompanimentRequest) -> str:
-        return url_for("requests.detail", request_id=request.id, _external=True)
+    def staff(self, request: AccompanimentRequest, locale: str) -> str:
+        return url_for("requests.detail", request_id=request.id, lang=locale, _external=True)
 
-    def offer(self, offer: RequestOffer) -> str:
+    def offer(self, offer: RequestOffer, locale: str) -> str:
         token = offer_serializer().dumps(offer.id)
-        return url_for("requests.offer_link", token=token, _external=True)
+        return url_for("requests.offer_link", token=token, lang=locale, _external=True)
