@@ -29,6 +29,7 @@ from ..models import AccompanimentRequest, Activity
 from .common import WebLinks, db, locale_code, now_utc, request_settings
 from .forms import FamilyForm
 from .limits import limiter
+from .request_words import session_day
 from .public import _published
 
 bp = Blueprint("come_along", __name__)
@@ -86,7 +87,7 @@ def session_choices(activity: Activity) -> list[tuple[str, str]]:
     starts = acc.bookable_sessions(
         db(), activity, now_utc(), 6, current_app.config["OCCURRENCE_WEEKS"]
     )
-    return [(s.isoformat(), acc.session_text(s, locale_code())) for s in starts]
+    return [(s.isoformat(), session_day(s)) for s in starts]
 
 
 def int_or_none(text: str | None) -> int | None:
