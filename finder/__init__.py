@@ -33,6 +33,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .web import common
 
     vault.configure(app.config["DATA_KEYS"] or [vault.instance_key(app.instance_path)])
+    if not app.config["DATA_KEYS"] and app.config["ENVIRONMENT"] == "production":
+        app.logger.warning(
+            "DATA_KEYS is not set: families' details are encrypted with %s/data.key; "
+            "back it up, and give every machine the same key",
+            app.instance_path,
+        )
 
     app.extensions["meegaan_db"] = Database(app.config["DATABASE_URL"])
     app.teardown_appcontext(common.close_db)

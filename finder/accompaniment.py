@@ -85,6 +85,7 @@ class FamilyInput:
     children: int | None
     note: str = ""
     share_note: str = ""
+    bring: str = ""
     consent: bool = False
     contact_required: bool = True
 
@@ -196,6 +197,8 @@ def check_input(
         errors["note"] = "too_long"
     if len(data.share_note) > 500:
         errors["share_note"] = "too_long"
+    if len(data.bring) > 300:
+        errors["bring"] = "too_long"
     if not data.consent:
         errors["consent"] = "consent_needed"
     if errors:
@@ -298,6 +301,7 @@ def create(
         previous_id=previous.id if previous else None,
         welcomer_name="",
         meeting_point="",
+        bring=data.bring.strip(),
         seat_booked=False,
         followups_done=0,
         created_at=now_utc,
@@ -837,6 +841,7 @@ def go_again(
         children=request.children,
         note=request.note or "",
         share_note=request.share_note or "",
+        bring=request.bring,
         consent=True,
     )
     checked = Checked(upcoming[0], request.contact_value, request.contact_channel)
@@ -884,16 +889,7 @@ def tick(
     for request_id in soon:
         if _claim(session, request_id, AccompanimentRequest.reminder_sent_at, now_utc):
             request = session.get_one(AccompanimentRequest, request_id)
-            _mail_staff(
-                session,
-                request,
-                "reminder",
-                now_utc,
-                links,
-                referrer=True,
-                buddy=True,
-                goers_only=True,
-            )
+            _mail_staff(session, request, "reminder", now_utc, links, only=_goers(session, request))
             _mail_family(session, request, "reminder", now_utc, links)
             _event(request, "reminder_sent", now_utc, kind="system")
             done["reminders"] += 1
@@ -917,14 +913,7 @@ def tick(
         if claimed.rowcount == 1:  # type: ignore[attr-defined]
             session.refresh(request)
             _mail_staff(
-                session,
-                request,
-                "followup",
-                now_utc,
-                links,
-                referrer=True,
-                buddy=True,
-                goers_only=True,
+                session, request, "followup", now_utc, links, only=_followers(session, request)
             )
             _event(request, "followup_asked", now_utc, kind="system")
             done["followups"] += 1
@@ -1059,6 +1048,22 @@ def visible_requests(session: Session, user: User) -> list[AccompanimentRequest]
     return list(session.scalars(query.limit(500)))
 
 
+def waiting_for(session: Session, user: User) -> int:
+    """How many open requests wait for this user to act."""
+    count = 0
+    for r in visible_requests(session, user):
+        if not r.is_open:
+            continue
+        involvement = role_in(r, user)
+        if (
+            (involvement == "organiser" and r.organiser_confirmed_at is None)
+            or (involvement == "coordinator" and r.status == "new")
+            or involvement == "offered"
+        ):
+            count += 1
+    return count
+
+
 def log_access(
     session: Session, user: User, request: AccompanimentRequest, now_utc: datetime
 ) -> None:
@@ -1103,6 +1108,16 @@ def _mail_context(
     }
 
 
+def _followers(session: Session, request: AccompanimentRequest) -> list[User]:
+    """Who is asked, weeks later, whether the family still goes: the buddy, else the
+    professional who referred them, else the organisers who received them."""
+    if request.mode == "buddy" and request.buddy is not None:
+        return [request.buddy]
+    if request.referrer is not None:
+        return [request.referrer]
+    return _organisers(session, request)
+
+
 def _goers(session: Session, request: AccompanimentRequest) -> list[User]:
     """Whoever goes along: the buddy, the professional, or the organisers' welcomer."""
     if request.mode == "buddy":
@@ -1134,11 +1149,13 @@ def _mail_staff(
     referrer: bool = False,
     buddy: bool = False,
     skip: User | None = None,
-    goers_only: bool = False,
+    only: list[User] | None = None,
 ) -> None:
+    """One mail per person involved (each in their language), never to `skip`; `only`
+    names the people instead of the flags."""
     people: list[User] = []
-    if goers_only:
-        people = _goers(session, request)
+    if only is not None:
+        people = only
     else:
         if organisers:
             people += _organisers(session, request)

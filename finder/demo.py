@@ -21,6 +21,7 @@ from .models import (
     ROLES,
     Activity,
     ActivityTranslation,
+    BuddyProfile,
     HolidayPeriod,
     Occurrence,
     Organisation,
@@ -138,19 +139,34 @@ def create_demo_accounts(session: Session, now_utc: datetime) -> list[tuple[str,
     made = []
     for role in ROLES:
         email = f"{role}@meegaan.example"
-        session.add(
-            User(
-                email=email,
-                password_hash=password_hash,
-                display_name=f"Demo {role}",
-                role=role,
-                organisation_id=first_org.id if role == "organiser" and first_org else None,
-                preferred_locale="nl",
-                active=True,
-                session_version=1,
-                created_at=now_utc,
-            )
+        user = User(
+            email=email,
+            password_hash=password_hash,
+            display_name=f"Demo {role}",
+            role=role,
+            organisation_id=first_org.id if role == "organiser" and first_org else None,
+            preferred_locale="nl",
+            active=True,
+            session_version=1,
+            created_at=now_utc,
         )
+        session.add(user)
+        if role == "buddy":  # so that the coordinator's suggestions show someone
+            gent = gazetteer().by_postcode["9000"]
+            session.add(
+                BuddyProfile(
+                    user=user,
+                    languages=",nl,ar,fr,",
+                    postcode="9000",
+                    lat=gent.lat,
+                    lon=gent.lon,
+                    radius_km=15,
+                    availability="MO-pm,WE-am,WE-pm,SA-am",
+                    max_open=3,
+                    active=True,
+                    updated_at=now_utc,
+                )
+            )
         made.append((role, email, DEMO_PASSWORD))
     return made
 

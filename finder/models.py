@@ -337,6 +337,8 @@ class AccompanimentRequest(Base):
     organiser_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
     welcomer_name: Mapped[str] = mapped_column(String(100), default="")
     meeting_point: Mapped[str] = mapped_column(String(300), default="")
+    # What to bring, from the professional's referral (UiTPAS, indoor shoes …); not personal.
+    bring: Mapped[str] = mapped_column(String(300), default="", server_default="")
     seat_booked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     outcome: Mapped[str | None] = mapped_column(String(20))
     reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime)

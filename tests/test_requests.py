@@ -219,7 +219,11 @@ def test_a_family_with_a_buddy_from_question_to_follow_up(
 
 
 def test_a_professional_goes_along_and_prints_the_slip(
-    app: Flask, db: Session, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    app: Flask,
+    db: Session,
+    people: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    smtp: SmtpServer,
 ) -> None:
     a = f.activity(db, org=people["organisation"])
     pro = login(app, "professional@example.be")
@@ -237,6 +241,7 @@ def test_a_professional_goes_along_and_prints_the_slip(
         "channel": "",
         "contact": "",
         "share_note": "Eerste keer in een groep",
+        "bring": "UiTPAS en binnenschoenen",
         "note": "",
         "consent": "y",
     }
@@ -248,7 +253,9 @@ def test_a_professional_goes_along_and_prints_the_slip(
     html = made.get_data(as_text=True)
     assert made.status_code == 200
     assert 'lang="uk"' in html and 'lang="nl"' in html  # the slip in Ukrainian and in Dutch
-    link = re.search(r'id="family-link" type="text" readonly value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    found = re.search(r'id="family-link" type="text" readonly dir="ltr" value="([^"]+)"', html)
+    assert found is not None
+    link = found.group(1)
     r = db.scalar(select(AccompanimentRequest))
     assert r is not None and r.origin == "professional" and r.mode == "professional"
     assert r.referrer_id == people["professional"].id and r.status == "new"
@@ -280,11 +287,20 @@ def test_a_professional_goes_along_and_prints_the_slip(
     assert second.session_starts_at == datetime(2026, 12, 16, 13, 0)
     mine = pro.get("/manage/requests?lang=en").get_data(as_text=True)
     assert r.reference in mine and second.reference in mine
+    assert "UiTPAS en binnenschoenen" in html  # on the slip
+    received = {m["To"]: m for m in deliver(db, smtp)}
+    assert "organiser@example.be" in received and "professional@example.be" in received
+    assert "coordinator@example.be" not in received  # no buddy needed
 
 
 def test_a_welcomer_receives_the_family_and_the_organiser_records_the_outcome(
-    app: Flask, db: Session, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    app: Flask,
+    db: Session,
+    people: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    smtp: SmtpServer,
 ) -> None:
+    people["professional"].preferred_locale = "fr"
     a = f.activity(db, org=people["organisation"])
     r = f.request(
         db, a, origin="professional", mode="welcomer", referrer_id=people["professional"].id
@@ -317,6 +333,10 @@ def test_a_welcomer_receives_the_family_and_the_organiser_records_the_outcome(
     )
     db.refresh(r)
     assert r.outcome == "helps_out"
+    received = deliver(db, smtp)
+    to_pro = [m for m in received if m["To"] == "professional@example.be"]
+    assert to_pro and all(m["Content-Language"] == "fr" for m in to_pro)
+    assert any("propose" in m["Subject"] for m in to_pro)
     # A coordinator has nothing to do with a welcomer request: it does not exist for them.
     coordinator = login(app, "coordinator@example.be")
     assert coordinator.get(f"/manage/requests/{r.id}").status_code == 404
@@ -553,3 +573,111 @@ def test_concurrent_confirmations_never_oversell_a_session(shared_database: Data
         assert len(confirmed) == 2
         booked = session.execute(text("SELECT booked FROM session_load")).scalar_one()
         assert booked == 2
+
+
+def test_a_buddy_declines_then_the_link_of_a_lost_race_says_so(
+    app: Flask, db: Session, people: dict[str, Any]
+) -> None:
+    a = f.activity(db, org=people["organisation"])
+    r = f.request(db, a, welcomer_name="Fatima", meeting_point="zijdeur")
+    other = User(
+        email="buddy2@example.be",
+        display_name="Anders",
+        role="buddy",
+        preferred_locale="nl",
+        active=True,
+        session_version=1,
+        created_at=NOW,
+    )
+    db.add(other)
+    db.flush()
+    coordinator = people["coordinator"]
+    first = acc.offer(db, r, coordinator, people["buddy"], NOW, Links())
+    second = acc.offer(db, r, coordinator, other, NOW, Links())
+    db.flush()
+    # Before a yes, the buddy sees neither the family nor where they meet.
+    buddy = login(app, "buddy@example.be")
+    page = buddy.get(f"/manage/requests/{r.id}?lang=en").get_data(as_text=True)
+    assert "Can you go along?" in page
+    assert "Amal" not in page and "+32470123456" not in page and "zijdeur" not in page
+    assert post(buddy, f"/manage/offers/{first.id}/decline").status_code == 302
+    db.refresh(r)
+    assert r.status == "offered"  # Anders's offer is still open
+    declined_mail = outbox(db)[-1]
+    assert declined_mail.to_address == "coordinator@example.be"
+    # Anders said yes in the meantime through the link; the buddy's own link now says so.
+    acc.accept(db, second.id, other, NOW, Links())
+    db.flush()
+    with app.test_request_context():
+        from finder.web.common import offer_serializer
+
+        token = offer_serializer().dumps(first.id)
+    html = app.test_client().get(f"/manage/offers/link/{token}?lang=en").get_data(as_text=True)
+    assert "Thank you for telling us. We ask someone else." in html
+    assert "Yes, I go along" not in html
+    assert app.test_client().get("/manage/offers/link/nonsense").status_code == 404
+    # A second offer to someone who said no is refused with a reason.
+    with pytest.raises(acc.RequestError):
+        acc.offer(db, r, coordinator, people["buddy"], NOW, Links())
+
+
+def test_follow_ups_of_a_welcomer_referral_go_to_the_referrer(
+    db: Session, people: dict[str, Any]
+) -> None:
+    a = f.activity(db, org=people["organisation"])
+    r = f.request(
+        db,
+        a,
+        origin="professional",
+        mode="welcomer",
+        referrer_id=people["professional"].id,
+        session_starts_at=NEXT,
+    )
+    acc.confirm(db, r, people["organiser"], NEXT, "Fatima", "", NOW, Links(), SETTINGS)
+    acc.record_outcome(db, r, people["organiser"], "went", NEXT + timedelta(hours=3), SETTINGS)
+    before = len(outbox(db))
+    assert acc.tick(db, NEXT + timedelta(days=29), SETTINGS, Links())["followups"] == 1
+    assert [m.to_address for m in outbox(db)[before:]] == ["professional@example.be"]
+
+
+def test_the_dashboard_says_what_waits(app: Flask, db: Session, people: dict[str, Any]) -> None:
+    a = f.activity(db, org=people["organisation"])
+    f.request(db, a)
+    for email in ("organiser@example.be", "coordinator@example.be"):
+        html = login(app, email).get("/manage/?lang=en").get_data(as_text=True)
+        assert "1 request waits for you" in html
+    html = login(app, "professional@example.be").get("/manage/?lang=en").get_data(as_text=True)
+    assert "waits for you" not in html
+
+
+def test_the_form_is_rate_limited_per_activity(
+    client: FlaskClient, db: Session, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from finder.web.limits import limiter
+
+    limiter.reset()
+    monkeypatch.setitem(app.config, "COME_ALONG_LIMIT_PER_ACTIVITY", "2 per day")
+    a = f.activity(db)
+    codes = []
+    for i in range(3):
+        other_address = app.test_client()
+        data = {
+            "csrf_token": csrf_token(other_address, f"/activities/{a.id}/come-along"),
+            "session": "any",
+            "name": "Amal",
+            "channel": "phone",
+            "contact": "0470 12 34 56",
+            "language": "ar",
+            "adults": "1",
+            "children": "0",
+            "consent": "y",
+        }
+        codes.append(
+            other_address.post(
+                f"/activities/{a.id}/come-along",
+                data=data,
+                environ_base={"REMOTE_ADDR": f"10.0.0.{i + 1}"},
+            ).status_code
+        )
+    limiter.reset()
+    assert codes == [302, 302, 429]

@@ -29,8 +29,8 @@ from ..models import AccompanimentRequest, Activity
 from .common import WebLinks, db, locale_code, now_utc, request_settings
 from .forms import FamilyForm
 from .limits import limiter
-from .request_words import session_day
 from .public import _published
+from .request_words import session_day
 
 bp = Blueprint("come_along", __name__)
 
@@ -108,6 +108,7 @@ def family_input(form: FamilyForm, contact_required: bool = True) -> acc.FamilyI
         children=int_or_none(form.children.data),
         note=form.note.data or "",
         share_note=getattr(getattr(form, "share_note", None), "data", "") or "",
+        bring=getattr(getattr(form, "bring", None), "data", "") or "",
         consent=bool(form.consent.data),
         contact_required=contact_required,
     )

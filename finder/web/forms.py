@@ -307,6 +307,7 @@ class ReferralForm(FamilyForm):
     mode = RadioField(_l("Who goes along?"), validate_choice=False)
     note = TextAreaField(_l("Note for whoever goes along (optional)"))
     share_note = TextAreaField(_l("What the family wants the organiser to know (optional)"))
+    bring = StringField(_l("What to bring (optional)"), filters=[_strip])
     consent = BooleanField(_l("The family agreed that Meegaan keeps these details"))
 
     def fill_referral_choices(

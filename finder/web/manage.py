@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
+from .. import accompaniment as acc
 from .. import accounts, organisations
 from ..activities import refresh_all
 from ..models import (
@@ -83,7 +84,10 @@ def dashboard() -> str:
                 .order_by(Activity.title)
             )
         )
-    return render_template("manage/dashboard.html", facts=facts, activities=activities)
+    waiting = acc.waiting_for(db(), user)
+    return render_template(
+        "manage/dashboard.html", facts=facts, activities=activities, waiting=waiting
+    )
 
 
 def _invite_form(user: User) -> InviteForm:

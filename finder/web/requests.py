@@ -94,7 +94,13 @@ def index() -> str:
     rows = acc.visible_requests(db(), user)
     open_rows = [r for r in rows if r.is_open]
     closed_rows = [r for r in rows if not r.is_open]
-    return render_template("manage/requests.html", open_rows=open_rows, closed_rows=closed_rows)
+    summary = {
+        "status": Counter(r.status for r in rows),
+        "outcome": Counter(r.outcome for r in rows if r.outcome),
+    }
+    return render_template(
+        "manage/requests.html", open_rows=open_rows, closed_rows=closed_rows, summary=summary
+    )
 
 
 def _figures() -> dict[str, Any]:

@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('organiser_confirmed_at', sa.DateTime(), nullable=True),
     sa.Column('welcomer_name', sa.String(length=100), nullable=False),
     sa.Column('meeting_point', sa.String(length=300), nullable=False),
+    sa.Column('bring', sa.String(length=300), server_default='', nullable=False),
     sa.Column('seat_booked', sa.Boolean(), server_default=sa.false(), nullable=False),
     sa.Column('outcome', sa.String(length=20), nullable=True),
     sa.Column('reminder_sent_at', sa.DateTime(), nullable=True),
