@@ -194,6 +194,9 @@ def test_the_family_changes_the_date_then_cancels(
     assert moved.status_code == 302
     r = db.scalar(select(AccompanimentRequest))
     assert r is not None and r.session_starts_at == datetime(2026, 12, 16, 13, 0)
+    confirm = client.get(f"/r/{token}/cancel?lang=en")
+    assert "Do you want to cancel your question?" in confirm.get_data(as_text=True)
+    assert confirm.headers["Referrer-Policy"] == "no-referrer"
     assert client.post(f"/r/{token}/cancel", data={"csrf_token": csrf}).status_code == 302
     db.refresh(r)
     assert r.status == "cancelled" and r.purge_due_at is not None

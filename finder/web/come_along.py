@@ -191,13 +191,24 @@ def answer_by(created_at: datetime) -> datetime:
 
 @bp.get("/r/<token>")
 def status(token: str) -> Response:
-    found = _by_token(token)
+    return _status_page(_by_token(token), token, {})
+
+
+def run_step(work: Any) -> dict[str, str] | None:
+    """Do one step of a request and commit; the rules' errors come back to be shown, and a
+    change by someone else at the same moment is retried on fresh data."""
+    try:
+        acc.atomically(db(), work)
+    except acc.RequestError as exc:
+        db().rollback()
+        return exc.errors
+    except acc.Conflict:
+        return {"request": "changed"}
+    return None
+
+
+def _status_page(found: AccompanimentRequest, token: str, errors: dict[str, str]) -> Response:
     link = url_for("come_along.status", token=token, _external=True)
-    choices = (
-        session_choices(found.activity)
-        if found.is_open and found.activity.status == "published"
-        else []
-    )
     return _private(
         render_template(
             "come_along/status.html",
@@ -205,20 +216,26 @@ def status(token: str) -> Response:
             token=token,
             link=link,
             qr=qr_svg(link),
-            choices=choices,
+            choices=session_choices(found.activity) if found.is_open else [],
             answer_by=answer_by(found.created_at),
-            errors={},
-        )
+            errors={k: message(v) for k, v in errors.items()},
+        ),
+        400 if errors else 200,
     )
 
 
-@bp.post("/r/<token>/cancel")
+@bp.route("/r/<token>/cancel", methods=["GET", "POST"])
 def cancel(token: str) -> BaseResponse:
+    """A cancel button is easy to touch by mistake on a phone: ask once more."""
     found = _by_token(token)
-    if found.is_open:
-        acc.cancel(db(), found, now_utc(), WebLinks(), request_settings())
-        db().commit()
-        flash(_("Your question is cancelled. You can always ask again."))
+    if not found.is_open:
+        return redirect(url_for("come_along.status", token=token))
+    if request.method == "GET":
+        return _private(render_template("come_along/cancel.html", r=found, token=token))
+    errors = run_step(lambda: acc.cancel(db(), found, now_utc(), WebLinks(), request_settings()))
+    if errors:
+        return _status_page(found, token, errors)
+    flash(_("Your question is cancelled. You can always ask again."))
     return redirect(url_for("come_along.status", token=token))
 
 
@@ -230,26 +247,12 @@ def change_date(token: str) -> BaseResponse | Response:
         starts_at = None if raw == "any" else datetime.fromisoformat(raw).replace(tzinfo=None)
     except ValueError:
         starts_at, raw = None, ""
-    try:
-        if not raw:
-            raise acc.RequestError({"session": "session_unknown"})
-        acc.change_date(db(), found, starts_at, now_utc(), WebLinks(), request_settings())
-        db().commit()
-    except acc.RequestError as exc:
-        db().rollback()
-        link = url_for("come_along.status", token=token, _external=True)
-        return _private(
-            render_template(
-                "come_along/status.html",
-                r=found,
-                token=token,
-                link=link,
-                qr=qr_svg(link),
-                choices=session_choices(found.activity) if found.is_open else [],
-                answer_by=answer_by(found.created_at),
-                errors={k: message(v) for k, v in exc.errors.items()},
-            ),
-            400,
-        )
+    if not raw:
+        return _status_page(found, token, {"session": "session_unknown"})
+    errors = run_step(
+        lambda: acc.change_date(db(), found, starts_at, now_utc(), WebLinks(), request_settings())
+    )
+    if errors:
+        return _status_page(found, token, errors)
     flash(_("The date is changed. We told the others."))
     return redirect(url_for("come_along.status", token=token))

@@ -34,6 +34,7 @@ from .come_along import (
     family_input,
     message,
     qr_svg,
+    run_step,
     session_choices,
 )
 from .common import (
@@ -190,18 +191,6 @@ def _detail_page(
     ), status
 
 
-def _run(work: Any) -> dict[str, str] | None:
-    """Do one step atomically; the rules' errors come back to show them, a race is retried."""
-    try:
-        acc.atomically(db(), work)
-    except acc.RequestError as exc:
-        db().rollback()
-        return exc.errors
-    except acc.Conflict:
-        return {"request": "changed"}
-    return None
-
-
 @bp.post("/requests/<int:request_id>/confirm")
 @roles_required("organiser")
 def confirm(request_id: int) -> Any:
@@ -216,13 +205,13 @@ def confirm(request_id: int) -> Any:
     if starts_at is None:
         errors: dict[str, str] | None = {"session": "session_unknown"}
     elif action == "propose":
-        errors = _run(
+        errors = run_step(
             lambda: acc.propose_date(
                 db(), found, g.user, starts_at, now_utc(), WebLinks(), request_settings()
             )
         )
     else:
-        errors = _run(
+        errors = run_step(
             lambda: acc.confirm(
                 db(),
                 found,
@@ -260,7 +249,7 @@ def offer(request_id: int) -> Any:
     buddy = db().get(User, buddy_id)
     if buddy is None:
         abort(400)
-    errors = _run(lambda: acc.offer(db(), found, g.user, buddy, now_utc(), WebLinks()))
+    errors = run_step(lambda: acc.offer(db(), found, g.user, buddy, now_utc(), WebLinks()))
     if errors:
         return _back_with(request_id, errors)
     flash(_("Offered to %(name)s. We sent them an e-mail.", name=buddy.display_name))
@@ -279,7 +268,7 @@ def _back_with(request_id: int, errors: dict[str, str]) -> Any:
 @roles_required("professional", "coordinator")
 def cancel(request_id: int) -> Any:
     found = _involved(request_id, "referrer", "coordinator")
-    errors = _run(
+    errors = run_step(
         lambda: acc.cancel(db(), found, now_utc(), WebLinks(), request_settings(), g.user)
     )
     if errors:
@@ -297,7 +286,7 @@ def outcome(request_id: int) -> Any:
     ):
         abort(403)
     choice = request.form.get("outcome", "")
-    errors = _run(
+    errors = run_step(
         lambda: acc.record_outcome(db(), found, g.user, choice, now_utc(), request_settings())
     )
     if errors:
@@ -311,7 +300,7 @@ def outcome(request_id: int) -> Any:
 def followup(request_id: int) -> Any:
     found = _involved(request_id, "referrer", "buddy", "coordinator")
     answer = request.form.get("answer", "")
-    errors = _run(
+    errors = run_step(
         lambda: acc.answer_followup(db(), found, g.user, answer, now_utc(), request_settings())
     )
     if errors:
@@ -331,7 +320,7 @@ def again(request_id: int) -> Any:
             db(), found, g.user, now_utc(), WebLinks(), request_settings()
         )
 
-    errors = _run(work)
+    errors = run_step(work)
     if errors:
         return _back_with(request_id, errors)
     flash(
@@ -488,7 +477,7 @@ def _answer(offer_id: int, buddy: User, yes: bool) -> tuple[AccompanimentRequest
             db(), offer_id, buddy, now_utc(), WebLinks()
         )
 
-    errors = _run(work)
+    errors = run_step(work)
     if errors:
         return None, next(iter(errors.values()))
     return result["r"], "accepted" if yes else "declined"

@@ -113,7 +113,8 @@ def test_a_family_without_javascript_asks_in_arabic_and_follows_the_status_link(
     # Later, from the saved link: the same page, and the family can cancel.
     page.goto(link)
     expect(page.locator(".reference .code")).to_have_text(code)
-    page.get_by_role("button", name="إلغاء طلبي").click()
+    page.get_by_role("link", name="إلغاء طلبي").click()
+    page.get_by_role("button", name="نعم، ألغِ الطلب").click()
     expect(page.get_by_role("heading", name="أُلغي طلبك")).to_be_visible()
 
 
