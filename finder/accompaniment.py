@@ -57,6 +57,9 @@ class RequestSettings:
     check_dns: bool = False
     horizon_weeks: int = 8
     answer_days: int = 3
+    # An open request closes by itself this many days after its date (twice as long after it
+    # was made, for "any of the next times"), so that no family's details stay forever.
+    expire_days: int = 30
 
 
 class RequestError(Exception):
@@ -877,7 +880,7 @@ def tick(
 ) -> dict[str, int]:
     """Reminders the day before, follow-ups, erasing what is due. Safe to run every hour, on
     several machines at once: each step claims its rows with a conditional UPDATE."""
-    done = {"reminders": 0, "followups": 0, "purged": 0}
+    done = {"reminders": 0, "followups": 0, "expired": 0, "purged": 0}
     soon = session.scalars(
         select(AccompanimentRequest.id).where(
             AccompanimentRequest.status.in_(("matched", "confirmed")),
@@ -917,6 +920,7 @@ def tick(
             )
             _event(request, "followup_asked", now_utc, kind="system")
             done["followups"] += 1
+    done["expired"] = expire(session, now_utc, settings)
     done["purged"] = purge(session, now_utc)
     return done
 
@@ -929,6 +933,30 @@ def _claim(session: Session, request_id: int, column: object, now_utc: datetime)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def expire(session: Session, now_utc: datetime, settings: RequestSettings) -> int:
+    """Close the requests left open long after their date (nobody recorded how it went) and
+    the undated ones nobody took up, so their details are erased in time."""
+    after = timedelta(days=settings.expire_days)
+    stale = session.scalars(
+        select(AccompanimentRequest).where(
+            AccompanimentRequest.status.in_(OPEN_STATUSES),
+            or_(
+                AccompanimentRequest.session_starts_at < now_utc - after,
+                (AccompanimentRequest.session_starts_at.is_(None))
+                & (AccompanimentRequest.created_at < now_utc - 2 * after),
+            ),
+        )
+    ).all()
+    for request in stale:
+        for o in request.offers:
+            if o.status == "open":
+                o.status, o.answered_at = "withdrawn", now_utc
+        request.status = "cancelled"
+        _close(request, now_utc, settings)
+        _event(request, "expired", now_utc, kind="system")
+    return len(stale)
 
 
 PERSONAL_COLUMNS = (
@@ -1048,15 +1076,21 @@ def visible_requests(session: Session, user: User) -> list[AccompanimentRequest]
     return list(session.scalars(query.limit(500)))
 
 
-def waiting_for(session: Session, user: User) -> int:
-    """How many open requests wait for this user to act."""
+def waiting_for(session: Session, user: User, now_utc: datetime) -> int:
+    """How many open requests wait for this user to act: to confirm, to find a buddy, to
+    answer an offer, or to say how a visit that took place went."""
     count = 0
     for r in visible_requests(session, user):
         if not r.is_open:
             continue
         involvement = role_in(r, user)
+        past = r.session_starts_at is not None and r.session_starts_at < now_utc
+        goes = involvement in ("buddy", "referrer") or (
+            involvement == "organiser" and r.mode == "welcomer"
+        )
         if (
-            (involvement == "organiser" and r.organiser_confirmed_at is None)
+            (past and goes)
+            or (involvement == "organiser" and r.organiser_confirmed_at is None and not past)
             or (involvement == "coordinator" and r.status == "new")
             or involvement == "offered"
         ):

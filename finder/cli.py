@@ -137,6 +137,7 @@ def requests_tick_command() -> None:
         done = tick(session, now_utc(), request_settings(), WebLinks())
     click.echo(
         f"sent {done['reminders']} reminder(s), {done['followups']} follow-up(s); "
+        f"closed {done['expired']} forgotten request(s); "
         f"erased the details of {done['purged']} request(s)"
     )
 

@@ -94,6 +94,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         # families' details; unset, a key file in the instance folder is made and used.
         "DATA_KEYS": [k.strip() for k in env("DATA_KEYS", "").split(",") if k.strip()],
         "REQUEST_PURGE_DAYS": int(env("REQUEST_PURGE_DAYS", "90")),
+        "REQUEST_EXPIRE_DAYS": int(env("REQUEST_EXPIRE_DAYS", "30")),
         "FOLLOWUP_DAYS": [int(x) for x in env("FOLLOWUP_DAYS", "28,91").split(",") if x.strip()],
         "COME_ALONG_LIMIT": env("COME_ALONG_LIMIT", "5 per hour"),
         "COME_ALONG_LIMIT_PER_ACTIVITY": env("COME_ALONG_LIMIT_PER_ACTIVITY", "30 per day"),

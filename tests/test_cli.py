@@ -48,3 +48,28 @@ def test_outbox_send_command_delivers_over_smtp(app: Flask, db: Session, smtp: S
     assert "sent 1 e-mail(s)" in result.output
     assert smtp.messages()[0]["Subject"] == "Choisissez un nouveau mot de passe pour Meegaan"
     assert db.scalar(select(Outbox.status)) == "sent"
+
+
+def test_requests_tick_erases_what_is_due_and_can_run_again(tmp_path: Path) -> None:
+    """The hourly command on its own database: a request closed long ago loses its details."""
+    from datetime import timedelta
+
+    from finder.models import AccompanimentRequest
+
+    from . import factories as f
+
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 't.sqlite'}", "NOW": NOW})
+    assert app.test_cli_runner().invoke(args=["db-upgrade"]).exit_code == 0
+    database = app.extensions["meegaan_db"]
+    with database.session() as s:
+        r = f.request(s, f.activity(s), status="cancelled")
+        r.closed_at, r.purge_due_at = NOW - timedelta(days=91), NOW - timedelta(days=1)
+        s.commit()
+    first = app.test_cli_runner().invoke(args=["requests-tick"])
+    assert first.exit_code == 0, first.output
+    assert "erased the details of 1 request(s)" in first.output
+    second = app.test_cli_runner().invoke(args=["requests-tick"])
+    assert "erased the details of 0 request(s)" in second.output
+    with database.session() as s:
+        kept = s.scalars(select(AccompanimentRequest)).one()
+        assert kept.family_name is None and kept.purged_at == NOW

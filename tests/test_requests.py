@@ -681,3 +681,21 @@ def test_the_form_is_rate_limited_per_activity(
         )
     limiter.reset()
     assert codes == [302, 302, 429]
+
+
+def test_forgotten_requests_close_by_themselves_so_their_details_are_erased(
+    db: Session, people: dict[str, Any]
+) -> None:
+    a = f.activity(db, org=people["organisation"])
+    dated = f.request(db, a, status="matched", buddy_id=people["buddy"].id)
+    undated = f.request(db, a, session_starts_at=None)
+    assert acc.tick(db, NEXT + timedelta(days=29), SETTINGS, Links())["expired"] == 0
+    assert acc.tick(db, NEXT + timedelta(days=31), SETTINGS, Links())["expired"] == 1
+    assert dated.status == "cancelled" and dated.events[-1].action == "expired"
+    assert undated.is_open
+    assert acc.tick(db, NOW + timedelta(days=61), SETTINGS, Links())["expired"] == 1
+    assert not undated.is_open
+    done = acc.tick(db, NOW + timedelta(days=61 + 90), SETTINGS, Links())
+    assert done["purged"] == 2
+    db.refresh(dated)
+    assert dated.family_name is None and dated.contact_value is None

@@ -115,6 +115,8 @@ def request_settings() -> RequestSettings:
         phone_region=cfg["PHONE_REGION"],
         check_dns=cfg["EMAIL_CHECK_DNS"],
         horizon_weeks=cfg["OCCURRENCE_WEEKS"],
+        answer_days=cfg["ANSWER_DAYS"],
+        expire_days=cfg["REQUEST_EXPIRE_DAYS"],
     )
 
 

@@ -84,7 +84,7 @@ def dashboard() -> str:
                 .order_by(Activity.title)
             )
         )
-    waiting = acc.waiting_for(db(), user)
+    waiting = acc.waiting_for(db(), user, now_utc())
     return render_template(
         "manage/dashboard.html", facts=facts, activities=activities, waiting=waiting
     )

@@ -151,6 +151,7 @@ def event_words(e: RequestEvent, family: bool = False) -> str:
         "followup_asked": _("Asked whether the family still goes"),
         "followup_answered": _("Follow-up: %(answer)s", answer=FOLLOWUP_LABELS.get(detail, detail)),
         "purged": _("Personal details erased"),
+        "expired": _("Closed: nobody said how it went"),
     }
     text = str(words.get(e.action, e.action))
     if family or not who or e.action in ("created", "matched"):
