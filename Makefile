@@ -8,7 +8,7 @@ FLASK := $(BIN)/flask --app finder
 CATALOGS := $(wildcard translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 
-.PHONY: run test bench install translations extract gazetteer chromium lint
+.PHONY: run test bench audit install translations extract gazetteer chromium lint
 
 $(BIN)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	touch $@
 
 install: $(BIN)/.installed
+
+# axe-core and Lighthouse (npm, pinned by package-lock.json) for the browser checks.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(BIN)/.installed
 	$(BIN)/pybabel compile --statistics -i $< -o $@
@@ -36,7 +41,7 @@ lint: install
 	$(BIN)/ruff check finder tests scripts migrations
 	$(BIN)/mypy
 
-test: install translations chromium lint
+test: install translations chromium node_modules/.installed lint
 	$(BIN)/pytest
 
 bench: install translations
