@@ -47,6 +47,11 @@ test: install translations chromium node_modules/.installed lint
 bench: install translations
 	$(FLASK) bench
 
+# Lighthouse on the family pages served by gunicorn (budgets of DESIGN §8), then pip-audit.
+audit: install translations chromium node_modules/.installed
+	$(BIN)/python -m pip install -q -c constraints.txt '.[audit]'
+	$(BIN)/python scripts/audit.py
+
 # Refresh the catalogs from the sources (then translate the new entries in every .po file).
 extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l --no-location --sort-output -o translations/messages.pot finder
