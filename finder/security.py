@@ -51,7 +51,12 @@ def _headers(response: Response) -> Response:
         content_security_policy(csp_nonce(), current_app.config["MAP_TILE_URL"]),
     )
     h.setdefault("X-Content-Type-Options", "nosniff")
-    h.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    # A page reached by a secret link (status, invitation, reset, offer, confirmation) never
+    # sends its address on; the others send only our origin to other sites.
+    secret = "token" in (request.view_args or {})
+    h.setdefault("Referrer-Policy", "no-referrer" if secret else "strict-origin-when-cross-origin")
+    if secret:
+        h.setdefault("Cache-Control", "no-store")
     h.setdefault("X-Frame-Options", "DENY")
     h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
     h.setdefault(

@@ -192,6 +192,15 @@ def calendar(activity_id: int) -> Response:
     )
 
 
+@bp.get("/robots.txt")
+def robots() -> Response:
+    """Search engines may list activities; staff pages and private links stay out."""
+    body = (
+        "User-agent: *\nDisallow: /manage/\nDisallow: /r/\nDisallow: /invite/\nDisallow: /reset/\n"
+    )
+    return Response(body, mimetype="text/plain")
+
+
 @bp.app_template_global("search_url")
 def search_url(values: dict[str, Any], **changes: Any) -> str:
     """The results URL of this search with some parameters changed (paging, fewer filters)."""

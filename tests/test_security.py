@@ -1,0 +1,237 @@
+"""Every route, read for its headers; every state-changing route refused without a CSRF token;
+object-level checks on requests and offers; HSTS over https only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+
+from finder.models import RequestOffer, User
+
+from . import factories as f
+from .conftest import NOW, AuthActions, csrf_token
+
+TOKEN_ENDPOINTS = {
+    "come_along.status",
+    "come_along.cancel",
+    "come_along.change_date",
+    "auth.accept_invite",
+    "auth.reset_password",
+    "editor.confirm",
+    "requests.offer_link",
+}
+
+
+def _urls(app: Flask, ids: dict[str, int]) -> list[tuple[str, str, set[str]]]:
+    """(endpoint, url, methods) for every rule, its arguments filled with real or dummy ids."""
+    sample: dict[str, Any] = {
+        "activity_id": ids["activity"],
+        "request_id": ids["request"],
+        "offer_id": ids["offer"],
+        "user_id": ids["user"],
+        "org_id": ids["org"],
+        "period_id": 1,
+        "token": "x" * 32,
+        "slug": "koffie",
+        "answer": "accept",
+        "filename": "css/meegaan.css",
+    }
+    out = []
+    with app.test_request_context():
+        from flask import url_for
+
+        for rule in app.url_map.iter_rules():
+            args = {a: sample[a] for a in rule.arguments}
+            url = url_for(rule.endpoint, **args).split("?")[0]
+            out.append((rule.endpoint, url, set(rule.methods or ()) - {"HEAD", "OPTIONS"}))
+    return out
+
+
+@pytest.fixture()
+def ids(staff: dict[str, Any], db: Session) -> dict[str, int]:
+    a = f.activity(db, org=staff["organisation"])
+    r = f.request(db, a)
+    r.offers.append(RequestOffer(buddy_id=staff["buddy"].id, status="open", created_at=NOW))
+    db.flush()
+    return {
+        "activity": a.id,
+        "request": r.id,
+        "offer": r.offers[0].id,
+        "user": staff["buddy"].id,
+        "org": staff["organisation"].id,
+    }
+
+
+def _check_headers(endpoint: str, url: str, headers: Any) -> list[str]:
+    wrong = []
+    csp = headers.get("Content-Security-Policy", "")
+    for needed in (
+        "default-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+    ):
+        if needed not in csp:
+            wrong.append(f"{url}: CSP lacks {needed}")
+    if "unsafe-inline" in csp or "unsafe-eval" in csp:
+        wrong.append(f"{url}: CSP allows unsafe code")
+    if headers.get("X-Content-Type-Options") != "nosniff":
+        wrong.append(f"{url}: no nosniff")
+    if "camera=()" not in headers.get("Permissions-Policy", ""):
+        wrong.append(f"{url}: no Permissions-Policy")
+    referrer = headers.get("Referrer-Policy")
+    if endpoint in TOKEN_ENDPOINTS and referrer != "no-referrer":
+        wrong.append(f"{url}: a secret link's page sends a referrer ({referrer})")
+    if "Strict-Transport-Security" in headers:
+        wrong.append(f"{url}: HSTS over plain http")
+    return wrong
+
+
+@pytest.mark.parametrize("role", [None, "admin", "organiser", "buddy"])
+def test_every_route_sends_the_security_headers(
+    app: Flask, client: FlaskClient, auth: AuthActions, ids: dict[str, int], role: str | None
+) -> None:
+    if role:
+        auth.login(f"{role}@example.be")
+    wrong: list[str] = []
+    for endpoint, url, methods in _urls(app, ids):
+        if "GET" in methods:
+            wrong += _check_headers(endpoint, url, client.get(url).headers)
+        if "POST" in methods:
+            wrong += _check_headers(endpoint, url, client.post(url).headers)
+    assert wrong == []
+
+
+def test_hsts_over_https_only(client: FlaskClient) -> None:
+    secure = client.get("/", base_url="https://meegaan.example")
+    assert "max-age=31536000" in secure.headers["Strict-Transport-Security"]
+    assert "Strict-Transport-Security" not in client.get("/").headers
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_every_state_changing_route_needs_a_csrf_token(
+    app: Flask, client: FlaskClient, auth: AuthActions, ids: dict[str, int], signed_in: bool
+) -> None:
+    if signed_in:
+        auth.login("admin@example.be")
+    accepted = {}
+    for _endpoint, url, methods in _urls(app, ids):
+        if "POST" not in methods:
+            continue
+        for data in ({}, {"csrf_token": "forged"}):
+            status = client.post(url, data=data).status_code
+            if status != 400:
+                accepted[url] = status
+    assert accepted == {}
+
+
+def test_robots_keep_private_pages_out(client: FlaskClient) -> None:
+    text = client.get("/robots.txt").get_data(as_text=True)
+    assert "Disallow: /manage/" in text and "Disallow: /r/" in text
+
+
+def test_nobody_reaches_a_request_or_offer_by_changing_an_id(
+    app: Flask, db: Session, staff: dict[str, Any]
+) -> None:
+    """Requests and offers of other people: not found, and nothing changes."""
+    other_org = f.organisation(db, name="Ander huis")
+    theirs = f.activity(db, org=other_org)
+    welcomer = f.request(db, theirs, mode="welcomer")  # no coordinator, not our organiser
+    someone = User(
+        email="andere-buddy@example.be",
+        display_name="Ander",
+        role="buddy",
+        preferred_locale="nl",
+        active=True,
+        session_version=1,
+        created_at=NOW,
+    )
+    db.add(someone)
+    db.flush()
+    offered = f.request(db, theirs)
+    offered.offers.append(RequestOffer(buddy_id=someone.id, status="open", created_at=NOW))
+    db.flush()
+    for role in ("organiser", "coordinator", "buddy", "professional"):
+        client = app.test_client()
+        AuthActions(client).login(f"{role}@example.be")
+        token = csrf_token(client, "/manage/")
+        assert client.get(f"/manage/requests/{welcomer.id}").status_code in (403, 404)
+        for action in ("confirm", "outcome", "cancel", "again", "followup", "offer", "link"):
+            status = client.post(
+                f"/manage/requests/{welcomer.id}/{action}", data={"csrf_token": token}
+            ).status_code
+            assert status in (400, 403, 404), (role, action, status)
+        if role == "buddy":  # another buddy's offer
+            client.post(f"/manage/offers/{offered.offers[0].id}/accept", data={"csrf_token": token})
+    db.refresh(welcomer)
+    db.refresh(offered)
+    assert welcomer.status == "new" and welcomer.events[-1].action == "created"
+    assert offered.buddy_id is None and offered.offers[0].status == "open"
+
+
+def test_a_limited_visitor_gets_a_kind_page_in_their_language_with_retry_after(
+    app: Flask, client: FlaskClient, db: Session
+) -> None:
+    from finder.web.limits import limiter
+
+    limiter.reset()
+    a = f.activity(db)
+    token = csrf_token(client, f"/activities/{a.id}")
+    statuses = [
+        client.post(f"/activities/{a.id}/report?lang=ar", data={"csrf_token": token})
+        for _ in range(6)
+    ]
+    limiter.reset()
+    blocked = statuses[-1]
+    assert [s.status_code for s in statuses[:5]] == [302] * 5 and blocked.status_code == 429
+    assert int(blocked.headers["Retry-After"]) > 0
+    html = blocked.get_data(as_text=True)
+    assert 'lang="ar" dir="rtl"' in html and "محاولات كثيرة" in html
+
+
+REDIS_SCRIPT = r"""
+import json, sys, uuid
+import redis
+from finder import create_app
+from finder.db import upgrade
+app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,
+                  "DATABASE_URL": sys.argv[1], "LOGIN_LIMIT_PER_ACCOUNT": "3 per hour"})
+upgrade(sys.argv[1])
+client = app.test_client()
+email = f"{uuid.uuid4().hex}@example.be"
+codes = [client.post("/login", data={"email": email, "password": "x" * 12}).status_code
+         for _ in range(4)]
+last = client.post("/login", data={"email": email, "password": "x" * 12})
+store = redis.Redis.from_url(app.config["RATELIMIT_STORAGE_URI"])
+keys = [k.decode() for k in store.scan_iter("*") if email.encode() in k]
+for k in keys:
+    store.delete(k)
+print(json.dumps({"codes": codes, "retry_after": last.headers.get("Retry-After"),
+                  "keys": len(keys)}))
+"""
+
+
+def test_rate_limits_are_kept_in_redis_when_configured(tmp_path: Any) -> None:
+    """In its own process: the limiter is one per process, and this one talks to Redis."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "REDIS_URL": "redis://127.0.0.1:6379/15", "INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-c", REDIS_SCRIPT, f"sqlite:///{tmp_path / 'r.sqlite'}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = json.loads(result.stdout.strip().splitlines()[-1])
+    assert found["codes"] == [400, 400, 400, 429]
+    assert int(found["retry_after"]) > 0 and found["keys"] >= 1
