@@ -1,0 +1,50 @@
+"""What a family's phone really downloads: every response of each public page in Chromium,
+summed as transferred (compressed, headers included), against DESIGN §8's budgets; map tiles
+aside. A request to any host but the app's fails the test."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, Response
+
+pytestmark = pytest.mark.browser
+KB = 1024
+# (path, JavaScript on, budget in KB)
+PAGES = [
+    ("/?lang=nl", True, 40),
+    ("/activities?where=9000&lang=nl", False, 40),  # the list, without the map
+    ("/activities?where=9000&lang=nl", True, 120),  # with the map
+    ("/activities?where=9000&radius_km=100&per_page=100&lang=ar", True, 120),  # every demo pin
+    ("/activities/1?lang=nl", True, 40),
+    ("/activities/1/come-along?lang=ar", True, 40),
+    ("/login?lang=nl", True, 40),
+]
+
+
+@pytest.mark.parametrize(("path", "js", "budget_kb"), PAGES)
+def test_page_weight_within_budget(
+    browser: Browser, live_server: str, path: str, js: bool, budget_kb: int
+) -> None:
+    context = browser.new_context(
+        viewport={"width": 360, "height": 740}, java_script_enabled=js, is_mobile=True
+    )
+    page = context.new_page()
+    responses: list[Response] = []
+    page.on("response", lambda r: responses.append(r))
+    page.goto(live_server + path)
+    page.wait_for_load_state("networkidle")
+    own = urlsplit(live_server).netloc
+    foreign = [r.url for r in responses if urlsplit(r.url).netloc != own]
+    counted = [r for r in responses if not r.url.endswith("tile.png")]
+    total = 0
+    for r in counted:
+        sizes = r.request.sizes()
+        total += sizes["responseBodySize"] + sizes["responseHeadersSize"]
+    html = responses[0]
+    assert html.headers.get("content-encoding") in ("br", "gzip")
+    context.close()
+    assert foreign == []
+    assert total <= budget_kb * KB, f"{path}: {total / KB:.1f} KB > {budget_kb} KB"
+    print(f"{path} (JS {'on' if js else 'off'}): {total / KB:.1f} KB in {len(counted)} responses")
