@@ -6,6 +6,7 @@ import secrets
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, g, request
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 
 def csp_nonce() -> str:
@@ -67,6 +68,28 @@ def _headers(response: Response) -> Response:
     return response
 
 
+# Never kept from what people type: NUL (PostgreSQL cannot store it) and the bidi embeddings and
+# overrides U+202A–U+202E, which can make a text read differently from what it is. Isolates
+# (U+2066–U+2069), which cannot spoof the text around them, stay.
+_UNSAFE = dict.fromkeys(map(ord, "\x00\u202a\u202b\u202c\u202d\u202e"))
+
+
+def clean_text(value: str) -> str:
+    return value.translate(_UNSAFE)
+
+
+def _clean_input() -> None:
+    """Strip those characters from every query and form value before any view reads them."""
+    for name in ("args", "form"):
+        data: MultiDict[str, str] = getattr(request, name)
+        if any(clean_text(v) != v for values in data.listvalues() for v in values):
+            request.__dict__[name] = ImmutableMultiDict(
+                [(k, clean_text(v)) for k, v in data.items(multi=True)]
+            )
+            request.__dict__.pop("values", None)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_clean_input)
     app.after_request(_headers)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

@@ -36,6 +36,9 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
             "MAP_TILE_URL": "/static/img/tile.png",
             "SESSION_COOKIE_SECURE": False,  # plain http on loopback
             "GEOCODER_ENABLED": False,  # no network here; the fallback is tested elsewhere
+            # Every browser test comes from 127.0.0.1: the limits are tested over HTTP instead.
+            "COME_ALONG_LIMIT": "1000 per hour",
+            "COME_ALONG_LIMIT_PER_ACTIVITY": "1000 per hour",
         }
     )
     result = app.test_cli_runner().invoke(args=["setup"])
