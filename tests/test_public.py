@@ -256,6 +256,8 @@ def test_static_assets_are_fingerprinted_and_cached(client: FlaskClient) -> None
 def test_pages_are_compressed(client: FlaskClient, gent: list[int]) -> None:
     page = client.get("/activities?where=9000", headers={"Accept-Encoding": "br, gzip"})
     assert page.headers["Content-Encoding"] == "br"
+    api = client.get("/api/v1/activities?where=9000", headers={"Accept-Encoding": "gzip"})
+    assert api.headers["Content-Encoding"] == "gzip"
 
 
 def test_detail_shows_the_organisers_contact_and_refuses_script_links(
