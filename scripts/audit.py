@@ -106,21 +106,27 @@ def lighthouse(url: str, categories: list[str]) -> dict[str, Any]:
     """Run Lighthouse (mobile emulation, its default) on one URL; return scores and failures."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "report.json"
-        subprocess.run(
-            [
-                str(LIGHTHOUSE),
-                url,
-                "--quiet",
-                "--output=json",
-                f"--output-path={out}",
-                f"--only-categories={','.join(categories)}",
-                f"--chrome-flags={CHROME_FLAGS}",
-            ],
-            env={**os.environ, "CHROME_PATH": CHROMIUM},
-            check=True,
-            capture_output=True,
-            timeout=180,
-        )
+        command = [
+            str(LIGHTHOUSE),
+            url,
+            "--quiet",
+            "--output=json",
+            f"--output-path={out}",
+            f"--only-categories={','.join(categories)}",
+            f"--chrome-flags={CHROME_FLAGS}",
+        ]
+        for attempt in (1, 2):  # Chromium now and then fails to start on a busy machine
+            run = subprocess.run(
+                command,
+                env={**os.environ, "CHROME_PATH": CHROMIUM},
+                capture_output=True,
+                text=True,
+                timeout=180,
+            )
+            if run.returncode == 0:
+                break
+            if attempt == 2:
+                raise RuntimeError(f"Lighthouse failed on {url}: {run.stderr[-1500:]}")
         report = json.loads(out.read_text())
     scores = {k: round(report["categories"][k]["score"] * 100) for k in categories}
     failing = sorted(
