@@ -47,13 +47,25 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from . import cli, security
-    from .web import api, auth, come_along, editor, errors, manage, public, requests, templating
+    from .web import (
+        api,
+        auth,
+        caching,
+        come_along,
+        editor,
+        errors,
+        manage,
+        public,
+        requests,
+        templating,
+    )
     from .web.limits import limiter
 
     limiter.init_app(app)
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)
+    caching.init_app(app)
     app.register_blueprint(public.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(auth.bp)

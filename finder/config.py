@@ -70,6 +70,12 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         # Rate limits (Flask-Limiter syntax); memory by default, Redis with REDIS_URL.
         "RATELIMIT_STORAGE_URI": env("REDIS_URL", "memory://"),
+        "REDIS_URL": env("REDIS_URL", ""),
+        # Rendered family pages: "auto" (Redis with REDIS_URL, else in process), "memory",
+        # "redis" or "off"; a listing change invalidates them at once on every machine.
+        "PAGE_CACHE": env("PAGE_CACHE", "auto"),
+        "PAGE_CACHE_SECONDS": int(env("PAGE_CACHE_SECONDS", "60")),
+        "PAGE_CACHE_ENTRIES": int(env("PAGE_CACHE_ENTRIES", "2000")),
         "LOGIN_LIMIT_PER_ADDRESS": env("LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"),
         "LOGIN_LIMIT_PER_ACCOUNT": env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"),
         # Outgoing mail (the outbox worker: flask --app finder outbox-send).

@@ -453,3 +453,14 @@ class BuddyProfile(Base):
     @property
     def slots(self) -> set[str]:
         return {s for s in self.availability.split(",") if s}
+
+
+class SiteState(Base):
+    """Small shared counters; `listings` rises with every change families can see, so that
+    cached pages on every machine know they are stale."""
+
+    __tablename__ = "site_state"
+
+    name: Mapped[str] = mapped_column(String(30), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    changed_at: Mapped[datetime] = mapped_column(DateTime)

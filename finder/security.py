@@ -47,10 +47,11 @@ def content_security_policy(nonce: str, tile_url: str) -> str:
 
 def _headers(response: Response) -> Response:
     h = response.headers
-    h.setdefault(
-        "Content-Security-Policy",
-        content_security_policy(csp_nonce(), current_app.config["MAP_TILE_URL"]),
-    )
+    if response.status_code != 304:  # a 304 keeps the policy (and nonce) of the copy it revives
+        h.setdefault(
+            "Content-Security-Policy",
+            content_security_policy(csp_nonce(), current_app.config["MAP_TILE_URL"]),
+        )
     h.setdefault("X-Content-Type-Options", "nosniff")
     # A page reached by a secret link (status, invitation, reset, offer, confirmation) never
     # sends its address on; the others send only our origin to other sites.

@@ -58,6 +58,9 @@ def app(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Flask:
             "SERVER_NAME": None,
             # The test client speaks plain http; test_auth checks the production default.
             "SESSION_COOKIE_SECURE": False,
+            # Tests roll their data back, and with it the listings version: a shared page cache
+            # would hand one test another's page. test_cache makes its own apps with caches.
+            "PAGE_CACHE": "off",
         }
     )
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 from ..activities import upcoming_sessions
 from ..models import Activity
 from ..search import search
+from .caching import cached_page
 from .common import db, now_utc, search_settings
 from .params import parse_search
 from .present import place_name, result_json
@@ -37,6 +38,7 @@ def error_response(
 
 
 @bp.get("/activities")
+@cached_page
 def activities() -> Response:
     parsed = parse_search(request.args)
     if parsed.query is None:
@@ -74,6 +76,7 @@ def activities() -> Response:
 
 
 @bp.get("/activities/<int:activity_id>")
+@cached_page
 def activity(activity_id: int) -> Response:
     found = db().scalar(
         select(Activity)

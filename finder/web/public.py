@@ -28,6 +28,7 @@ from ..mapview import MapPoint, build_map
 from ..models import Activity, Occurrence
 from ..schedule import to_local
 from ..search import SearchResult, load_hits, search
+from .caching import cached_page
 from .common import db, now_utc, search_settings
 from .limits import limiter
 from .params import parse_search
@@ -39,6 +40,7 @@ DETAIL_SESSIONS = 5
 
 
 @bp.get("/")
+@cached_page
 def home() -> str:
     return render_template("home.html", values={"when": "any", "tags": []})
 
@@ -76,6 +78,7 @@ def _map_for(result: SearchResult) -> Any:
 
 
 @bp.get("/activities")
+@cached_page
 def results() -> tuple[str, int]:
     parsed = parse_search(request.args)
     if parsed.query is None:
