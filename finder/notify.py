@@ -105,16 +105,31 @@ def _message(mail: Outbox, sender: str) -> EmailMessage:
 
 
 def _claim(session: Session, now_utc: datetime, batch: int) -> list[int]:
-    """Claim due mails by moving their next attempt past a lease, one atomic UPDATE each, so that
-    any number of workers on any database never send the same mail at the same time."""
-    due = session.scalars(
+    """Claim due mails by moving their next attempt past a lease, so that any number of workers
+    on any number of machines never send the same mail at the same time.
+
+    PostgreSQL: `SELECT … FOR UPDATE SKIP LOCKED` — each worker takes rows no other worker
+    holds, without waiting. SQLite (one machine): one conditional UPDATE per mail.
+    """
+    due = (
         select(Outbox.id)
         .where(Outbox.status == "pending", Outbox.next_attempt_at <= now_utc)
         .order_by(Outbox.id)
         .limit(batch)
-    ).all()
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        claimed = list(session.scalars(due.with_for_update(skip_locked=True)))
+        if claimed:
+            session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_(claimed))
+                .values(next_attempt_at=now_utc + LEASE)
+                .execution_options(synchronize_session=False)
+            )
+        session.commit()
+        return claimed
     claimed = []
-    for mail_id in due:
+    for mail_id in session.scalars(due).all():
         result = session.execute(
             update(Outbox)
             .where(

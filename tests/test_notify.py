@@ -70,3 +70,54 @@ def test_mail_of_a_rolled_back_change_is_never_sent(db: Session, smtp: SmtpServe
     queue_mail(db, "x@example.be", "nl", "reset", NOW, **CONTEXT)
     nested.rollback()
     assert send_due(db, _settings(smtp.port), NOW) == 0 and smtp.received == []
+
+
+def test_two_workers_on_postgresql_send_every_mail_exactly_once(smtp: SmtpServer) -> None:
+    """Two outbox workers at once on one PostgreSQL outbox (FOR UPDATE SKIP LOCKED): every
+    mail leaves once, none twice, none left behind."""
+    import threading
+
+    from finder.db import Database, scratch_postgres_database, upgrade
+    from finder.notify import SmtpSettings, queue_mail, send_due
+
+    from .conftest import POSTGRES_URL
+
+    with scratch_postgres_database(POSTGRES_URL, "meegaan_outbox") as url:
+        upgrade(url)
+        database = Database(url)
+        with database.session() as s:
+            for i in range(120):
+                queue_mail(
+                    s,
+                    f"p{i}@example.be",
+                    "nl",
+                    "reset",
+                    NOW,
+                    name=f"P{i}",
+                    link="http://x/",
+                    expires="morgen",
+                )
+            s.commit()
+        settings = SmtpSettings("127.0.0.1", smtp.port, "noreply@meegaan.test")
+        sent = [0, 0]
+        start = threading.Barrier(2)
+
+        def worker(i: int) -> None:
+            with database.session() as s:
+                start.wait()
+                while n := send_due(s, settings, NOW, batch=10):
+                    sent[i] += n
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        with database.session() as s:
+            statuses = s.scalars(select(Outbox.status)).all()
+        database.engine.dispose()
+    recipients = [m["To"] for m in smtp.messages()]
+    assert sorted(recipients) == sorted(f"p{i}@example.be" for i in range(120))
+    assert len(set(recipients)) == 120 and sum(sent) == 120
+    assert all(sent), sent  # both workers did part of the work
+    assert set(statuses) == {"sent"}
