@@ -45,11 +45,12 @@ test: install translations chromium node_modules/.installed lint
 	$(BIN)/pytest
 
 bench: install translations
+	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || echo "wrk could not be installed: the HTTP part is skipped"
 	$(FLASK) bench
 
 # Lighthouse on the family pages served by gunicorn (budgets of DESIGN §8), then pip-audit.
 audit: install translations chromium node_modules/.installed
-	$(BIN)/python -m pip install -q -c constraints.txt '.[audit]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,audit]'
 	$(BIN)/python scripts/audit.py
 
 # Refresh the catalogs from the sources (then translate the new entries in every .po file).

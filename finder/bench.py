@@ -134,7 +134,47 @@ def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
     }
 
 
-def run(sizes: list[int], queries: int, postgres_url: str | None = None) -> None:
+def _http(workdir: Path, sizes: list[int], seconds: int) -> dict[str, Any]:
+    """gunicorn + wrk on the demo data and on the 100,000-activity database (when built)."""
+    from . import httpbench
+
+    demo_url = f"sqlite:///{workdir / 'http-demo.sqlite'}"
+    app = create_app({"DATABASE_URL": demo_url})
+    with app.app_context():
+        assert app.test_cli_runner().invoke(args=["setup"]).exit_code == 0
+    report: dict[str, Any] = {}
+    datasets = [("demo", demo_url, "")]
+    if 100000 in sizes:
+        datasets.append(("100k", f"sqlite:///{workdir / 'bench-100000.sqlite'}", "_100k"))
+    for label, url, suffix in datasets:
+        database = Database(url)
+        with database.session() as session:
+            ids = list(
+                session.scalars(
+                    text("SELECT id FROM activity WHERE status = 'published' LIMIT 100")
+                )
+            )
+        database.engine.dispose()
+        figures = httpbench.run(url, ids, label, seconds=seconds, warmup=seconds)
+        if not figures:
+            return report
+        hello = figures["hello"]["rps"]
+        report[f"http_rps_hello{suffix}"] = hello
+        report[f"http_rps{suffix}"] = figures["cached"]["rps"]
+        report[f"http_rps_uncached{suffix}"] = figures["uncached"]["rps"]
+        report[f"http_ratio_vs_hello{suffix}"] = round(figures["cached"]["rps"] / hello, 3)
+        report[f"http_ratio_vs_hello_uncached{suffix}"] = round(
+            figures["uncached"]["rps"] / hello, 3
+        )
+        report[f"http_p50_ms_50c{suffix}"] = figures["cached"]["p50_ms"]
+        report[f"http_p99_ms_50c{suffix}"] = figures["cached"]["p99_ms"]
+        report[f"http_p99_ms_50c_uncached{suffix}"] = figures["uncached"]["p99_ms"]
+    return report
+
+
+def run(
+    sizes: list[int], queries: int, postgres_url: str | None = None, http_seconds: int = 10
+) -> None:
     """SQLite always; PostgreSQL too when a server URL is given (keys with `_postgres`)."""
     report: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="meegaan-bench-") as tmp:
@@ -150,6 +190,8 @@ def run(sizes: list[int], queries: int, postgres_url: str | None = None) -> None
                     figures = bench_size(size, queries, pg_url, "PostgreSQL")
                 report[f"search_{key}_postgres_median_ms"] = figures["median_ms"]
                 report[f"search_{key}_postgres_p95_ms"] = figures["p95_ms"]
+        if http_seconds:
+            report.update(_http(workdir, sizes, http_seconds))
         weight = page_weight(workdir, f"sqlite:///{workdir / f'bench-{sizes[0]}.sqlite'}")
         print(
             f"page weight (brotli, tiles excepted): results {weight['page_results_kb']} KB, "

@@ -151,11 +151,16 @@ def requests_tick_command() -> None:
     default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
     help="A PostgreSQL server to benchmark too (a scratch database is made); '' to skip.",
 )
-def bench_command(sizes: str, queries: int, postgres: str) -> None:
-    """Time the search on synthetic data; prints one JSON line last."""
+@click.option(
+    "--http-seconds",
+    default=10,
+    help="Seconds of wrk load per HTTP case (gunicorn, hello world, caches on and off); 0 skips.",
+)
+def bench_command(sizes: str, queries: int, postgres: str, http_seconds: int) -> None:
+    """Time the search on synthetic data and the app under HTTP load; one JSON line last."""
     from .bench import run
 
-    run([int(s) for s in sizes.split(",")], queries, postgres or None)
+    run([int(s) for s in sizes.split(",")], queries, postgres or None, http_seconds)
 
 
 def init_app(app: Flask) -> None:

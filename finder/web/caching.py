@@ -51,7 +51,8 @@ def cached_page(view: F) -> F:
 
     Only for visitors without a session message or staff account (their pages differ); the
     key holds the endpoint, every query parameter, the language, the listings version and the
-    minute (sessions end, "today" becomes "tomorrow"); the CSP nonce is put back fresh.
+    date ("today" becomes "tomorrow"); a page lives PAGE_CACHE_SECONDS at most, so a session
+    that just ended leaves the list within that time. The CSP nonce is put back fresh.
     """
 
     @wraps(view)
@@ -60,9 +61,9 @@ def cached_page(view: F) -> F:
         if backend is None or g.get("user") is not None or "_flashes" in session:
             return view(*args, **kwargs)
         version, _changed = _version()
-        minute = to_local(now_utc()).strftime("%Y%m%d%H%M")
+        today = to_local(now_utc()).date().isoformat()  # "today" and "tomorrow" change at midnight
         params = sorted(request.args.items(multi=True))
-        raw_key = repr((request.endpoint, kwargs, params, locale_code(), version, minute))
+        raw_key = repr((request.endpoint, kwargs, params, locale_code(), version, today))
         key = hashlib.sha256(raw_key.encode()).hexdigest()
         ttl = current_app.config["PAGE_CACHE_SECONDS"]
         hit = backend.get(key)

@@ -40,11 +40,22 @@ def _fingerprint(path: str, mtime: float) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
 
 
+_ASSET_URLS: dict[tuple[str, str], str] = {}
+
+
 def asset_url(filename: str) -> str:
-    """/static/<file>?v=<hash of its content>, so that it can be cached for a year."""
-    path = Path(current_app.static_folder or "") / filename
+    """/static/<file>?v=<hash of its content>, so that it can be cached for a year.
+
+    A page asks for the icon sprite a hundred times: outside debug mode the answer is kept
+    for the life of the process (deployed files do not change under a running worker)."""
+    key = (current_app.static_folder or "", filename)
+    known = _ASSET_URLS.get(key)
+    if known is not None and not current_app.debug:
+        return known
+    path = Path(key[0]) / filename
     version = _fingerprint(str(path), path.stat().st_mtime)
-    return f"{current_app.static_url_path}/{filename}?v={version}"
+    url = _ASSET_URLS[key] = f"{current_app.static_url_path}/{filename}?v={version}"
+    return url
 
 
 def _lang_in_links(endpoint: str, values: dict[str, Any]) -> None:

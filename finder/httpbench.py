@@ -1,0 +1,194 @@
+"""HTTP under load (DESIGN §8, issue #8): the app served by gunicorn (gunicorn.conf.py) on
+loopback, loaded by wrk with a Lua script that rotates over realistic search URLs (postcodes ×
+filters × languages) and detail pages, compared in the same run with a hello-world Flask route
+served the same way. Caches on, then every cache off.
+
+wrk is Debian's package (`apt-get install wrk`); without it this part is skipped and says so.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LUA = """
+local paths = {}
+for line in io.lines(os.getenv("MEEGAAN_PATHS")) do paths[#paths + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", paths[(i % #paths) + 1], {["Accept-Encoding"] = "gzip"})
+end
+"""
+_POSTCODES = [
+    "9000",
+    "9040",
+    "9050",
+    "2000",
+    "2060",
+    "2018",
+    "1000",
+    "1030",
+    "1080",
+    "1210",
+    "2800",
+    "3000",
+    "3500",
+    "8000",
+    "8500",
+    "9100",
+    "9300",
+    "4000",
+    "6000",
+    "1020",
+]
+_FILTERS = ["", "&tag=free", "&tag=free_drinks&tag=walk_in", "&when=week", "&category=coffee_chat"]
+_LANGS = ["nl", "fr", "ar"]
+HELLO = """
+from flask import Flask
+app = Flask(__name__)
+
+@app.get("/hello")
+def hello():
+    return "Hello, world!"
+"""
+
+
+def urls(detail_ids: list[int]) -> list[str]:
+    """300 search URLs and up to 100 detail pages, interleaved."""
+    searches = [
+        f"/activities?where={p}{f}&lang={lang}"
+        for p, f, lang in itertools.product(_POSTCODES, _FILTERS, _LANGS)
+    ]
+    details = [f"/activities/{i}?lang={_LANGS[i % 3]}" for i in detail_ids[:100]]
+    mixed = []
+    for i, url in enumerate(searches):
+        mixed.append(url)
+        if details and i % 3 == 0:
+            mixed.append(details[(i // 3) % len(details)])
+    return mixed
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def gunicorn(app_spec: str, env: dict[str, str], cwd: Path, probe: str) -> Iterator[str]:
+    port = _free_port()
+    env = {**os.environ, **env, "PORT": str(port), "ACCESS_LOG": ""}
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), app_spec],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + probe, timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+def wrk(base: str, paths_file: Path, seconds: int, connections: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as lua:
+        lua.write(LUA)
+    result = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "--timeout",
+            "10s",
+            "-s",
+            lua.name,
+            base,
+        ],
+        env={**os.environ, "MEEGAAN_PATHS": str(paths_file)},
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    )
+    os.unlink(lua.name)
+    out = result.stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+
+    def latency(pct: str) -> float:
+        m = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)", out)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {
+        "rps": round(rps, 1),
+        "p50_ms": round(latency("50"), 1),
+        "p90_ms": round(latency("90"), 1),
+        "p99_ms": round(latency("99"), 1),
+        "non_2xx": int(errors.group(1)) if errors else 0,
+    }
+
+
+def run(
+    database_url: str, detail_ids: list[int], label: str, seconds: int = 10, warmup: int = 10
+) -> dict[str, Any]:
+    """Hello world, the app with caches, the app without: throughput and latency at 50
+    connections, all served by gunicorn the same way."""
+    if shutil.which("wrk") is None:
+        print("http: wrk is not installed (apt-get install wrk); skipped", flush=True)
+        return {}
+    with tempfile.TemporaryDirectory(prefix="meegaan-http-") as tmp:
+        work = Path(tmp)
+        paths = work / "paths.txt"
+        paths.write_text("\n".join(urls(detail_ids)) + "\n")
+        (work / "hello.py").write_text(HELLO)
+        hello_paths = work / "hello.txt"
+        hello_paths.write_text("/hello\n")
+        with gunicorn("hello:app", {}, work, "/hello") as base:
+            hello = wrk(base, hello_paths, seconds, 50)
+        env = {
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": tmp,
+            "MAP_TILE_URL": "/static/img/tile.png",
+            "GEOCODER_ENABLED": "0",
+        }
+        figures = {"hello": hello}
+        for mode, cache in (("cached", "memory"), ("uncached", "off")):
+            with gunicorn("wsgi:app", {**env, "PAGE_CACHE": cache}, ROOT, "/") as base:
+                # Warm up (imports, first renders) over every URL, as a running site is.
+                wrk(base, paths, warmup, 10)
+                figures[mode] = wrk(base, paths, seconds, 50)
+    for name, f in figures.items():
+        print(
+            f"http, {label}, {name:8}: {f['rps']:8.1f} req/s, p50 {f['p50_ms']} ms, "
+            f"p90 {f['p90_ms']} ms, p99 {f['p99_ms']} ms, non-2xx {f['non_2xx']}",
+            flush=True,
+        )
+    return figures
