@@ -64,8 +64,15 @@ def setup_command() -> None:
                 click.echo(f"  {role:<13} {email:<32} {password}")
 
 
+def _busy(job: str) -> None:
+    click.echo(f"{job}: another machine is running it right now; nothing done here")
+
+
 def _refresh() -> int:
     with _database().session() as session, session.begin():
+        if not db.only_one(session, "occurrences-refresh"):
+            _busy("occurrences-refresh")
+            return 0
         total = activities.refresh_all(session, now_utc(), current_app.config["OCCURRENCE_WEEKS"])
     click.echo(f"{total} sessions in the coming {current_app.config['OCCURRENCE_WEEKS']} weeks")
     return total
@@ -116,6 +123,9 @@ def freshness_check_command() -> None:
         _database().session() as session,
         session.begin(),
     ):
+        if not db.only_one(session, "freshness-check"):
+            _busy("freshness-check")
+            return
         done = freshness.check_all(session, now_utc(), freshness_settings(), confirm_link)
     click.echo(f"asked {done['asked']} organiser(s) to confirm, paused {done['paused']} listing(s)")
 
@@ -134,6 +144,9 @@ def requests_tick_command() -> None:
         _database().session() as session,
         session.begin(),
     ):
+        if not db.only_one(session, "requests-tick"):
+            _busy("requests-tick")
+            return
         done = tick(session, now_utc(), request_settings(), WebLinks())
     click.echo(
         f"sent {done['reminders']} reminder(s), {done['followups']} follow-up(s); "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -85,3 +86,13 @@ def scratch_postgres_database(server_url: str, prefix: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def only_one(session: Session, job: str) -> bool:
+    """Take a lock for `job` until the session's transaction ends; False when another machine
+    holds it. PostgreSQL advisory locks make scheduled commands safe to start on several
+    machines at once; SQLite lives on one machine, where its write lock serialises them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    key = zlib.crc32(f"meegaan:{job}".encode())
+    return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))

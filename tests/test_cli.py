@@ -73,3 +73,21 @@ def test_requests_tick_erases_what_is_due_and_can_run_again(tmp_path: Path) -> N
     with database.session() as s:
         kept = s.scalars(select(AccompanimentRequest)).one()
         assert kept.family_name is None and kept.purged_at == NOW
+
+
+def test_scheduled_commands_run_on_one_machine_at_a_time_on_postgresql() -> None:
+    """Two machines start the nightly job together: the second one sees the lock and skips."""
+    from finder.db import Database, only_one, scratch_postgres_database
+
+    from .conftest import POSTGRES_URL
+
+    with scratch_postgres_database(POSTGRES_URL, "meegaan_lock") as url:
+        database = Database(url)
+        with database.session() as first, database.session() as second:
+            assert only_one(first, "occurrences-refresh")
+            assert not only_one(second, "occurrences-refresh")
+            assert only_one(second, "freshness-check")  # another job is free
+            first.rollback()  # the lock ends with the transaction
+            assert only_one(second, "occurrences-refresh")
+            second.commit()
+        database.engine.dispose()
