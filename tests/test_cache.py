@@ -116,3 +116,16 @@ def test_conditional_requests_get_a_304_until_something_changes(cached_app: Flas
         s.commit()
     for url in ("/activities/1", "/api/v1/activities/1", "/activities?where=9000"):
         assert client.get(url, headers={"If-None-Match": etags[url]}).status_code == 200
+
+
+def test_a_cached_detail_page_carries_each_visitors_own_form_token(cached_app: Flask) -> None:
+    """The "it did not take place" form works for every visitor of a cached page."""
+    first_visitor, second_visitor = cached_app.test_client(), cached_app.test_client()
+    assert first_visitor.get("/activities/1").headers["X-Cache"] == "miss"
+    page = second_visitor.get("/activities/1?lang=nl")
+    page = second_visitor.get("/activities/1")
+    assert page.headers["X-Cache"] == "hit"
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True))
+    assert token is not None and "MEEGAAN" not in token.group(1)
+    sent = second_visitor.post("/activities/1/report", data={"csrf_token": token.group(1)})
+    assert sent.status_code == 302  # accepted: the token is this visitor's

@@ -11,6 +11,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, make_response, request, session
+from flask_wtf.csrf import generate_csrf
 
 from ..pagecache import MemoryCache, PageCache, RedisCache, listings_version
 from ..schedule import to_local
@@ -19,6 +20,7 @@ from .common import db, locale_code, now_utc
 
 F = TypeVar("F", bound=Callable[..., Any])
 NONCE_MARK = "__MEEGAAN_NONCE__"
+CSRF_MARK = b"__MEEGAAN_CSRF__"
 _CSRF = re.compile(rb'(name="csrf_token"(?: type="hidden")? value=")[^"]+(")')
 # Public pages answered with ETag/Last-Modified and 304 when nothing changed.
 CONDITIONAL = {"public.home", "public.results", "public.detail", "api.activities", "api.activity"}
@@ -49,6 +51,8 @@ def _version() -> tuple[int, Any]:
 def cached_page(view: F) -> F:
     """Serve a family's GET page from the cache when nothing it shows can have changed.
 
+    The page's form token, if it has one, is stored masked and put back for each visitor.
+
     Only for visitors without a session message or staff account (their pages differ); the
     key holds the endpoint, every query parameter, the language, the listings version and the
     date ("today" becomes "tomorrow"); a page lives PAGE_CACHE_SECONDS at most, so a session
@@ -69,7 +73,10 @@ def cached_page(view: F) -> F:
         hit = backend.get(key)
         if hit is not None:
             status, _, body = hit.partition(b"\n")
-            response = make_response(body.replace(NONCE_MARK.encode(), csp_nonce().encode()))
+            body = body.replace(NONCE_MARK.encode(), csp_nonce().encode())
+            if CSRF_MARK in body:  # this visitor's own form token, as an uncached page has
+                body = body.replace(CSRF_MARK, generate_csrf().encode())
+            response = make_response(body)
             response.status_code = int(status)
             response.mimetype = (
                 "application/json" if request.path.startswith("/api/") else ("text/html")
@@ -81,6 +88,7 @@ def cached_page(view: F) -> F:
             body = response.get_data()
             if "csp_nonce" in g:
                 body = body.replace(g.csp_nonce.encode(), NONCE_MARK.encode())
+            body = _CSRF.sub(rb"\1" + CSRF_MARK + rb"\2", body)
             backend.set(key, str(response.status_code).encode() + b"\n" + body, ttl)
             response.headers["X-Cache"] = "miss"
         return response

@@ -104,6 +104,7 @@ def _published(activity_id: int) -> Activity:
 
 @bp.get("/activities/<int:activity_id>")
 @bp.get("/activities/<int:activity_id>-<slug>")
+@cached_page
 def detail(activity_id: int, slug: str | None = None) -> str:
     activity = _published(activity_id)
     sessions = upcoming_sessions(
