@@ -180,7 +180,7 @@ def run(
     with tempfile.TemporaryDirectory(prefix="meegaan-bench-") as tmp:
         workdir = Path(tmp)
         for size in sizes:
-            key = f"{size // 1000}k"
+            key = f"{size // 1_000_000}m" if size % 1_000_000 == 0 else f"{size // 1000}k"
             url = f"sqlite:///{workdir / f'bench-{size}.sqlite'}"
             figures = bench_size(size, queries, url, "SQLite")
             report[f"search_{key}_median_ms"] = figures["median_ms"]

@@ -157,7 +157,7 @@ def requests_tick_command() -> None:
 
 @click.command("bench")
 @with_appcontext
-@click.option("--sizes", default="10000,100000", help="Numbers of synthetic activities.")
+@click.option("--sizes", default="10000,100000,1000000", help="Numbers of synthetic activities.")
 @click.option("--queries", default=200, help="Searches per size.")
 @click.option(
     "--postgres",
