@@ -102,7 +102,14 @@ def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
     )
     with app.app_context():  # `flask bench` has the default app's context pushed already
         assert app.test_cli_runner().invoke(args=["setup"]).exit_code == 0
-    big = create_app({"DATABASE_URL": synthetic_url, "MAP_TILE_URL": "/static/img/tile.png"})
+    big = create_app(
+        {
+            "DATABASE_URL": synthetic_url,
+            "MAP_TILE_URL": "/static/img/tile.png",
+            "MAP_MAX_MARKERS": 200,  # the budget's case: a map of 200 results
+            "PAGE_CACHE": "off",
+        }
+    )
     headers = {"Accept-Encoding": "br, gzip"}
 
     def total(url: str, with_map: bool, flask_app: Any = app) -> int:

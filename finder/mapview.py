@@ -12,6 +12,7 @@ from typing import Any
 
 import folium
 from branca.element import MacroElement
+from folium.plugins import MarkerCluster
 from jinja2 import Template
 from markupsafe import escape
 
@@ -29,6 +30,7 @@ class MapPoint:
 class RenderedMap:
     html: str
     script: str
+    clustered: bool = False
 
 
 class _Attribution(MacroElement):
@@ -52,8 +54,13 @@ def build_map(
     tile_attribution: str,
     home: tuple[float, float] | None = None,
     zoom: int | None = None,
+    cluster_from: int | None = None,
 ) -> RenderedMap:
-    """The map of `points`; fitted around them (and home), or at a fixed `zoom` on `center`."""
+    """The map of `points`; fitted around them (and home), or at a fixed `zoom` on `center`.
+
+    From `cluster_from` points on, nearby points are grouped into one numbered circle
+    (leaflet.markercluster, vendored) that opens on a tap: every result stays on the map.
+    """
     fmap = folium.Map(
         location=list(center),
         zoom_start=zoom or 13,
@@ -79,6 +86,12 @@ def build_map(
         }
         for p in points
     ]
+    parent: Any = fmap
+    if features and cluster_from is not None and len(features) >= cluster_from:
+        parent = MarkerCluster(  # type: ignore[no-untyped-call]
+            options={"showCoverageOnHover": False, "maxClusterRadius": 50, "chunkedLoading": True}
+        )
+        parent.add_to(fmap)
     if features:
         folium.GeoJson(
             {"type": "FeatureCollection", "features": features},
@@ -89,7 +102,7 @@ def build_map(
             popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
             tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
             zoom_on_click=False,
-        ).add_to(fmap)
+        ).add_to(parent)
     if features and zoom is None:
         lats = [p.lat for p in points] + ([home[0]] if home else [])
         lons = [p.lon for p in points] + ([home[1]] if home else [])
@@ -98,4 +111,4 @@ def build_map(
     root.render()
     html = root.html.render()
     script = root.script.render()
-    return RenderedMap(html=html, script=script)
+    return RenderedMap(html=html, script=script, clustered=parent is not fmap)

@@ -200,6 +200,22 @@ def test_map_popups_are_escaped(client: FlaskClient, db: Session) -> None:
     assert "\\u0026lt;script\\u0026gt;" in script  # escaped for innerHTML, then for the script
 
 
+def test_many_results_are_grouped_on_the_map_not_dropped(
+    client: FlaskClient, db: Session, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "MAP_CLUSTER_FROM", 5)
+    for i in range(4):
+        f.activity(db, title=f"Eerst {i}", offset_km=(0.05 * i, 0))
+    few = client.get("/activities?where=9000").get_data(as_text=True)
+    assert "markerClusterGroup" not in few and "leaflet.markercluster" not in few
+    for i in range(4):
+        f.activity(db, title=f"Meer {i}", offset_km=(0, 0.05 * i))
+    many = client.get("/activities?where=9000").get_data(as_text=True)
+    assert "L.markerClusterGroup(" in many and many.count('"type": "Feature"') == 8
+    assert re.search(r'<script src="/static/vendor/leaflet.markercluster-1.5.3/[^"]+\.js', many)
+    assert "cdnjs" not in many and "unpkg" not in many
+
+
 def test_language_choice_order(client: FlaskClient) -> None:
     def lang_of(url: str, **headers: str) -> str:
         html = client.get(url, headers=headers).get_data(as_text=True)

@@ -74,6 +74,7 @@ def _map_for(result: SearchResult) -> Any:
         cfg["MAP_TILE_URL"],
         cfg["MAP_TILE_ATTRIBUTION"],
         home=(place.lat, place.lon),
+        cluster_from=cfg["MAP_CLUSTER_FROM"],
     )
 
 

@@ -189,6 +189,7 @@ def _submit(selector: str = "form.panel button[type=submit]") -> Callable[[Page]
 PAGES: list[tuple[str, str, str, Callable[[Page], None] | None]] = [
     ("home", "family", "/", None),
     ("results with map", "family", "/activities?where=9000", None),
+    ("results with grouped pins", "family", "/activities?where=9000&radius_km=100", None),
     ("results: unknown place", "family", "/activities?where=Gentt", None),
     ("detail", "family", "/activities/{a}", None),
     ("come along", "family", "/activities/{a}/come-along", None),
