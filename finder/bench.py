@@ -68,9 +68,11 @@ def bench_size(size: int, queries: int, url: str, label: str) -> dict[str, float
     started = time.perf_counter()
     with database.session() as session, session.begin():
         demo.generate_synthetic(session, size, now, 8)
-    with database.engine.connect() as conn:
-        conn.execute(text("ANALYZE"))
-        conn.commit()
+    # What autovacuum does on a running site: statistics, and the visibility map that lets
+    # PostgreSQL answer the search from the index alone.
+    maintenance = "VACUUM ANALYZE" if database.engine.dialect.name == "postgresql" else "ANALYZE"
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(maintenance))
     load_s = time.perf_counter() - started
     timings = time_search(database, queries)
     database.engine.dispose()
