@@ -45,7 +45,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "LOW_COST_MAX_EUR": float(env("LOW_COST_MAX_EUR", "5")),
         "MAP_TILE_URL": env("MAP_TILE_URL", DEFAULT_TILE_URL),
         "MAP_TILE_ATTRIBUTION": env("MAP_TILE_ATTRIBUTION", DEFAULT_TILE_ATTRIBUTION),
-        "MAP_MAX_MARKERS": int(env("MAP_MAX_MARKERS", "500")),
+        "MAP_MAX_MARKERS": int(env("MAP_MAX_MARKERS", "200")),
         # From this many results on, nearby pins are grouped (leaflet.markercluster).
         "MAP_CLUSTER_FROM": int(env("MAP_CLUSTER_FROM", "50")),
         "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", ""),
