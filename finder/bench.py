@@ -143,6 +143,20 @@ def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
     }
 
 
+def _redis_url() -> str:
+    """REDIS_URL, or the local Redis when one answers: the shared-cache case is measured too."""
+    import os
+
+    import redis
+
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/13"
+    try:
+        redis.Redis.from_url(url, socket_timeout=0.5).ping()
+    except (redis.RedisError, OSError):
+        return ""
+    return url
+
+
 def _http(workdir: Path, sizes: list[int], seconds: int) -> dict[str, Any]:
     """gunicorn + wrk on the demo data and on the 100,000-activity database (when built)."""
     from . import httpbench
@@ -164,7 +178,9 @@ def _http(workdir: Path, sizes: list[int], seconds: int) -> dict[str, Any]:
                 )
             )
         database.engine.dispose()
-        figures = httpbench.run(url, ids, label, seconds=seconds, warmup=seconds)
+        figures = httpbench.run(
+            url, ids, label, seconds=seconds, warmup=seconds, redis_url=_redis_url()
+        )
         if not figures:
             return report
         hello = figures["hello"]["rps"]
@@ -178,6 +194,9 @@ def _http(workdir: Path, sizes: list[int], seconds: int) -> dict[str, Any]:
         report[f"http_p50_ms_50c{suffix}"] = figures["cached"]["p50_ms"]
         report[f"http_p99_ms_50c{suffix}"] = figures["cached"]["p99_ms"]
         report[f"http_p99_ms_50c_uncached{suffix}"] = figures["uncached"]["p99_ms"]
+        if "redis" in figures:
+            report[f"http_rps_redis{suffix}"] = figures["redis"]["rps"]
+            report[f"http_p99_ms_50c_redis{suffix}"] = figures["redis"]["p99_ms"]
     return report
 
 

@@ -156,8 +156,21 @@ def wrk(base: str, paths_file: Path, seconds: int, connections: int) -> dict[str
     }
 
 
+def _flush_pages(redis_url: str) -> None:
+    import redis
+
+    store = redis.Redis.from_url(redis_url)
+    for key in store.scan_iter("meegaan:page:*"):
+        store.delete(key)
+
+
 def run(
-    database_url: str, detail_ids: list[int], label: str, seconds: int = 10, warmup: int = 10
+    database_url: str,
+    detail_ids: list[int],
+    label: str,
+    seconds: int = 10,
+    warmup: int = 10,
+    redis_url: str = "",
 ) -> dict[str, Any]:
     """Hello world, the app with caches, the app without: throughput and latency at 50
     connections, all served by gunicorn the same way."""
@@ -180,8 +193,13 @@ def run(
             "GEOCODER_ENABLED": "0",
         }
         figures = {"hello": hello}
-        for mode, cache in (("cached", "memory"), ("uncached", "off")):
-            with gunicorn("wsgi:app", {**env, "PAGE_CACHE": cache}, ROOT, "/") as base:
+        modes = [("cached", {"PAGE_CACHE": "memory"}), ("uncached", {"PAGE_CACHE": "off"})]
+        if redis_url:  # one cache shared by every worker, as on several machines
+            modes.insert(1, ("redis", {"PAGE_CACHE": "redis", "REDIS_URL": redis_url}))
+        for mode, cache_env in modes:
+            if redis_url and mode == "redis":
+                _flush_pages(redis_url)
+            with gunicorn("wsgi:app", {**env, **cache_env}, ROOT, "/") as base:
                 # Warm up (imports, first renders) over every URL, as a running site is.
                 wrk(base, paths, warmup, 10)
                 figures[mode] = wrk(base, paths, seconds, 50)
