@@ -45,6 +45,8 @@ class SearchSettings:
     widen_steps_km: tuple[float, ...] = (10.0, 20.0, 50.0)
     horizon_weeks: int = 8
     next_per_result: int = 3
+    # Matches kept in order beyond the page: the map shows this many.
+    keep_matches: int = 200
 
 
 @dataclass
@@ -65,7 +67,7 @@ class SearchResult:
     count: int
     radius_km: float
     widened_to_km: float | None
-    matches: list[Match]  # every match, in order (for the map)
+    matches: list[Match]  # the first `keep_matches` matches, in order (for the map)
     window: Window
 
     @property
@@ -77,15 +79,27 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _candidates(
-    session: Session, query: SearchQuery, radius_km: float, start: datetime, end: datetime
-) -> list[Match]:
-    """(id, distance, next start) of every match within the radius, unsorted."""
+def _ranked(
+    session: Session,
+    query: SearchQuery,
+    radius_km: float,
+    start: datetime,
+    end: datetime,
+    limit: int,
+) -> tuple[int, list[Match]]:
+    """How many activities match, and the first `limit` of them in the asked order.
+
+    The database counts, orders and cuts (a window count over the matches, then ORDER BY …
+    LIMIT), so that a city with tens of thousands of matches sends back a page's worth of
+    rows, not all of them. Distance in SQL is the equirectangular approximation (off by less
+    than 0.1 % at Belgian distances); the exact great-circle distance is worked out for the
+    rows returned.
+    """
     lat0, lon0 = query.place.lat, query.place.lon
     min_lat, max_lat, min_lon, max_lon = bounding_box(lat0, lon0, radius_km)
     # The next session's start as the database stores it: parsing thousands of SQLite date
     # strings would cost more than the query, and ISO strings sort like the dates they are.
-    next_start = type_coerce(
+    next_start = (
         select(Occurrence.starts_at)
         .where(
             Occurrence.activity_id == Activity.id,
@@ -96,15 +110,18 @@ def _candidates(
         .order_by(Occurrence.starts_at)
         .limit(1)
         .correlate(Activity)
-        .scalar_subquery(),
-        String,
-    ).label("next_start")
-    # A flat-earth circle in degrees, 1% wider than the radius, drops the box's corners in SQL;
-    # the exact great-circle distance below decides.
+        .scalar_subquery()
+    )
     kx = math.cos(math.radians(lat0))
-    r_deg = radius_km * 1.01 / KM_PER_DEGREE_LAT
     dlat, dlon = Activity.lat - lat0, (Activity.lon - lon0) * kx
-    stmt = select(Activity.id, Activity.lat, Activity.lon, next_start).where(
+    r_deg = radius_km / KM_PER_DEGREE_LAT
+    stmt = select(
+        Activity.id,
+        Activity.lat,
+        Activity.lon,
+        type_coerce(next_start, String).label("next"),
+        (dlat * dlat + dlon * dlon).label("dist2"),
+    ).where(
         Activity.status == "published",
         Activity.lat.between(min_lat, max_lat),
         Activity.lon.between(min_lon, max_lon),
@@ -122,14 +139,27 @@ def _candidates(
     if query.q:
         for term in fold(query.q).split():
             stmt = stmt.where(Activity.search_text.like(f"%{_escape_like(term)}%", escape="\\"))
-    found = []
-    for activity_id, lat, lon, starts in session.execute(stmt):
-        if starts is None:
-            continue
-        dist = distance_km(lat0, lon0, lat, lon)
-        if dist <= radius_km:
-            found.append((activity_id, dist, starts))
-    return found
+    # OFFSET 0 keeps the database from copying the "next session" lookup into every place
+    # the outer query names it: it runs once per match.
+    matches = stmt.offset(0).subquery()
+    ranked_rows = select(
+        matches.c.id,
+        matches.c.lat,
+        matches.c.lon,
+        matches.c.next,
+        func.count(matches.c.next).over().label("total"),  # matches with a session to come
+    )
+    no_session = matches.c.next.is_(None)  # these come last, and are dropped below
+    order = (
+        (no_session, matches.c.dist2, matches.c.next, matches.c.id)
+        if query.order == "nearest"
+        else (no_session, matches.c.next, matches.c.dist2, matches.c.id)
+    )
+    rows = session.execute(ranked_rows.order_by(*order).limit(limit)).all()
+    if not rows:
+        return 0, []
+    ranked = [(r.id, distance_km(lat0, lon0, r.lat, r.lon), r.next) for r in rows if r.next]
+    return int(rows[0].total), ranked
 
 
 def search(
@@ -138,24 +168,21 @@ def search(
     """Find activities per DESIGN §5, widening the radius when fewer than `min_results` match."""
     window = when_window(query.when, now_utc, settings.horizon_weeks)
     radius = query.radius_km
-    found = _candidates(session, query, radius, window.start, window.end)
+    offset = (query.page - 1) * query.per_page
+    keep = max(settings.keep_matches, offset + query.per_page)
+    count, found = _ranked(session, query, radius, window.start, window.end, keep)
     widened: float | None = None
-    if len(found) < settings.min_results:
+    if count < settings.min_results:
         for step in settings.widen_steps_km:
             if step <= radius:
                 continue
-            found = _candidates(session, query, step, window.start, window.end)
+            count, found = _ranked(session, query, step, window.start, window.end, keep)
             widened = step
-            if len(found) >= settings.min_results:
+            if count >= settings.min_results:
                 break
-    if query.order == "nearest":
-        found.sort(key=lambda r: (r[1], r[2], r[0]))
-    else:
-        found.sort(key=lambda r: (r[2], r[1], r[0]))
-    offset = (query.page - 1) * query.per_page
     page = found[offset : offset + query.per_page]
     hits = load_hits(session, page, window, settings.next_per_result)
-    return SearchResult(query, hits, len(found), radius, widened, found, window)
+    return SearchResult(query, hits, count, radius, widened, found, window)
 
 
 def load_hits(

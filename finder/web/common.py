@@ -69,6 +69,7 @@ def search_settings() -> SearchSettings:
         min_results=cfg["MIN_RESULTS"],
         widen_steps_km=tuple(cfg["WIDEN_STEPS_KM"]),
         horizon_weeks=cfg["OCCURRENCE_WEEKS"],
+        keep_matches=cfg["MAP_MAX_MARKERS"],
     )
 
 
