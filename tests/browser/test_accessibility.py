@@ -185,6 +185,15 @@ def _submit(selector: str = "form.panel button[type=submit]") -> Callable[[Page]
     return act
 
 
+def _refer(page: Page) -> None:
+    """Send a complete referral: the page with the family's link and the printable slips."""
+    page.locator("input[name=name]").fill("Olena")
+    page.locator("select[name=language]").select_option("uk")
+    page.locator("input[name=consent]").check()
+    page.locator("form.panel button[type=submit]").click()
+    page.wait_for_selector("article.slip")
+
+
 # (name, role, path, action after loading). {a} activity, {r} request, {t} token, {o} offer.
 PAGES: list[tuple[str, str, str, Callable[[Page], None] | None]] = [
     ("home", "family", "/", None),
@@ -214,6 +223,7 @@ PAGES: list[tuple[str, str, str, Callable[[Page], None] | None]] = [
     ("buddy profile with errors", "buddy", "/manage/buddy-profile", _submit()),
     ("referral", "professional", "/manage/referrals/new?activity_id={a}", None),
     ("referral with errors", "professional", "/manage/referrals/new?activity_id={a}", _submit()),
+    ("referral sent, with slips", "professional", "/manage/referrals/new?activity_id={a}", _refer),
     ("request for the referrer", "professional", "/manage/requests/{r}", None),
     ("admin dashboard", "admin", "/manage/", None),
     ("figures", "admin", "/manage/requests", None),
