@@ -1045,6 +1045,14 @@ def role_in(request: AccompanimentRequest, user: User) -> str | None:
     return None
 
 
+def records_outcome(request: AccompanimentRequest, involvement: str | None) -> bool:
+    """Who may say how the visit went: whoever went along (the organiser when its welcomer
+    received the family), and the coordinator of a buddy request."""
+    return involvement in ("buddy", "referrer", "coordinator") or (
+        involvement == "organiser" and request.mode == "welcomer"
+    )
+
+
 def sees_contact(involvement: str | None) -> bool:
     """Name and contact: whoever must reach the family. The organiser gets the first name and
     what the family agreed to share, never the contact."""
@@ -1217,19 +1225,10 @@ def _mail_staff(
 def _mail_coordinators(
     session: Session, request: AccompanimentRequest, news: str, now_utc: datetime, links: Links
 ) -> None:
-    for user in session.scalars(
+    coordinators = session.scalars(
         select(User).where(User.role == "coordinator", User.active.is_(True))
-    ):
-        queue_mail(
-            session,
-            user.email,
-            user.preferred_locale,
-            "request_news",
-            now_utc,
-            request_id=request.id,
-            **_mail_context(request, news, user.preferred_locale, user.display_name),
-            link=links.staff(request, user.preferred_locale),
-        )
+    )
+    _mail_staff(session, request, news, now_utc, links, only=list(coordinators))
 
 
 def _mail_family(

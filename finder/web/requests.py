@@ -171,9 +171,7 @@ def _detail_page(
     own_offer = next(
         (o for o in found.offers if o.buddy_id == g.user.id and o.status == "open"), None
     )
-    goes_along = involvement in ("buddy", "referrer", "coordinator") or (
-        involvement == "organiser" and found.mode == "welcomer"
-    )
+    goes_along = acc.records_outcome(found, involvement)
     return render_template(
         "manage/request.html",
         r=found,
@@ -281,9 +279,7 @@ def cancel(request_id: int) -> Any:
 @roles_required(*INVOLVED)
 def outcome(request_id: int) -> Any:
     found, involvement = _request(request_id)
-    if involvement not in ("buddy", "referrer", "coordinator") and not (
-        involvement == "organiser" and found.mode == "welcomer"
-    ):
+    if not acc.records_outcome(found, involvement):
         abort(403)
     choice = request.form.get("outcome", "")
     errors = run_step(
