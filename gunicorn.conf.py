@@ -19,8 +19,8 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 # Restart workers now and then so that a slow leak can never grow without bound.
-max_requests = 5000
-max_requests_jitter = 500
+max_requests = 100000
+max_requests_jitter = 10000
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
 # The proxy in front says whether the visitor used https (for HSTS and secure cookies).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -77,7 +77,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         # "redis" or "off"; a listing change invalidates them at once on every machine.
         "PAGE_CACHE": env("PAGE_CACHE", "auto"),
         "PAGE_CACHE_SECONDS": int(env("PAGE_CACHE_SECONDS", "60")),
-        "PAGE_CACHE_ENTRIES": int(env("PAGE_CACHE_ENTRIES", "2000")),
+        "PAGE_CACHE_MB": int(env("PAGE_CACHE_MB", "64")),
         "LOGIN_LIMIT_PER_ADDRESS": env("LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"),
         "LOGIN_LIMIT_PER_ACCOUNT": env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"),
         # Outgoing mail (the outbox worker: flask --app finder outbox-send).

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, func, select, type_coerce
-from sqlalchemy.orm import Session, aliased, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
 from . import taxonomy
 from .geo import KM_PER_DEGREE_LAT, Place, bounding_box, distance_km
@@ -198,7 +198,8 @@ def load_hits(
         for a in session.scalars(
             select(Activity)
             .where(Activity.id.in_(ids))
-            .options(selectinload(Activity.organisation), selectinload(Activity.translations))
+            # the organisation in the same query (one each); translations in one more
+            .options(joinedload(Activity.organisation), selectinload(Activity.translations))
         )
     }
     ranked = (

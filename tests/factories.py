@@ -129,3 +129,14 @@ def request(db: Session, activity: Activity, **kw: Any) -> AccompanimentRequest:
     db.add(r)
     db.flush()
     return r
+
+
+def map_data(html: str, name: str = "map") -> dict[str, Any]:
+    """The data block that static/js/map.js draws a page's map from."""
+    import json
+    import re
+
+    found = re.search(rf'<script type="application/json" id="{name}-data">(.*?)</script>', html)
+    assert found, f"no map data {name!r} in the page"
+    data: dict[str, Any] = json.loads(found.group(1))
+    return data

@@ -181,7 +181,7 @@ def test_a_limited_visitor_gets_a_kind_page_in_their_language_with_retry_after(
 
     limiter.reset()
     a = f.activity(db)
-    token = csrf_token(client, f"/activities/{a.id}")
+    token = csrf_token(client, f"/activities/{a.id}/report")
     statuses = [
         client.post(f"/activities/{a.id}/report?lang=ar", data={"csrf_token": token})
         for _ in range(6)

@@ -156,10 +156,13 @@ def test_family_reports_a_session_that_did_not_happen(
         first=NOW.replace(hour=0) - timedelta(days=14),
     )  # Wednesdays, last week too
     a.occurrences  # noqa: B018
-    html = client.get(f"/activities/{a.id}?lang=en").get_data(as_text=True)
-    assert "Was it not happening?" in html
-    day = re.search(r'<option value="(\d{4}-\d\d-\d\d)">', html)
-    token = csrf_token(client, f"/activities/{a.id}")
+    detail = client.get(f"/activities/{a.id}?lang=en").get_data(as_text=True)
+    assert "Was it not happening?" in detail and 'name="csrf_token"' not in detail
+    assert f'href="/activities/{a.id}/report?lang=en"' in detail
+    html = client.get(f"/activities/{a.id}/report?lang=en").get_data(as_text=True)
+    assert "Tell the organiser it did not take place" in html and "Speelhoek" in html
+    day = re.search(r'<option value="(\d{4}-\d\d-\d\d)"', html)
+    token = csrf_token(client, f"/activities/{a.id}/report")
     data = {"csrf_token": token, "session_date": day.group(1) if day else ""}
     page = client.post(f"/activities/{a.id}/report?lang=en", data=data)
     assert page.status_code == 302
@@ -167,12 +170,14 @@ def test_family_reports_a_session_that_did_not_happen(
     assert report is not None
     mail = db.scalar(select(Outbox).where(Outbox.to_address == "organiser@example.be"))
     assert mail is not None and "Speelhoek" in mail.subject
-    assert (
-        client.post(
-            f"/activities/{a.id}/report", data={"csrf_token": token, "session_date": "2020-01-01"}
-        ).status_code
-        == 400
+    # A day that is not one of the list: said in plain words, on the same form.
+    wrong = client.post(
+        f"/activities/{a.id}/report?lang=en",
+        data={"csrf_token": token, "session_date": "2020-01-01"},
     )
+    assert wrong.status_code == 400
+    answer = wrong.get_data(as_text=True)
+    assert "Choose one of the days in the list" in answer
     assert client.post(f"/activities/{a.id}/report", data={}).status_code == 400  # no CSRF token
     for _ in range(5):
         client.post(f"/activities/{a.id}/report", data={"csrf_token": token})

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -14,6 +13,7 @@ from ..models import Activity
 from ..search import search
 from .caching import cached_page
 from .common import db, now_utc, search_settings
+from .i18n import gettext as _
 from .params import parse_search
 from .present import place_name, result_json
 

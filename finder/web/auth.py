@@ -18,7 +18,6 @@ from flask import (
     url_for,
 )
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import accounts
@@ -27,6 +26,7 @@ from ..schedule import to_local
 from .common import db, now_utc
 from .decorators import login_required
 from .forms import LoginForm, ResetRequestForm, SetPasswordForm
+from .i18n import gettext as _
 from .limits import limiter, submitted_email
 
 bp = Blueprint("auth", __name__)

@@ -20,7 +20,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -28,6 +27,7 @@ from .. import accompaniment as acc
 from ..models import AccompanimentRequest, Activity
 from .common import WebLinks, db, locale_code, now_utc, request_settings
 from .forms import FamilyForm
+from .i18n import gettext as _
 from .limits import limiter
 from .public import _published
 from .request_words import session_day

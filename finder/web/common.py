@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import current_app, g, request, url_for
-from flask_babel import get_locale
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import dump_cookie
 
 from ..accompaniment import Links, RequestSettings
 from ..db import Database
@@ -16,6 +17,7 @@ from ..freshness import FreshnessSettings
 from ..geo import GeocoderSettings
 from ..models import AccompanimentRequest, Activity, RequestOffer
 from ..search import SearchSettings
+from .i18n import locale_code as i18n_locale_code
 
 LANG_COOKIE = "lang"
 
@@ -44,23 +46,43 @@ def now_utc() -> datetime:
 
 
 def locale_code() -> str:
-    return str(get_locale() or current_app.config["DEFAULT_LOCALE"])
+    return i18n_locale_code()
+
+
+def choose_locale(
+    asked: str, page: str | None, cookie: str, accept: LanguageAccept, languages: list[str]
+) -> str | None:
+    """?lang= first (shared links keep their language), then the language of the page (a
+    family's status page), the cookie, Accept-Language; None leaves it to the default.
+    Also used by the front cache, which must choose exactly as the page would."""
+    for candidate in (asked, page, cookie):
+        if candidate in languages:
+            return candidate
+    found: str | None = accept.best_match(languages)
+    return found
+
+
+def lang_cookie(asked: str | None, current: str | None, languages: list[str], secure: bool) -> str:
+    """The Set-Cookie value that remembers a language chosen with ?lang=, or "" when the
+    cookie already says so (shared by the pages and the front cache)."""
+    if not asked or asked not in languages or current == asked:
+        return ""
+    return dump_cookie(
+        LANG_COOKIE, asked, max_age=365 * 24 * 3600, samesite="Lax", httponly=True, secure=secure
+    )
 
 
 def select_locale() -> str:
     """?lang= first (shared links keep their language), then the cookie, Accept-Language, Dutch."""
-    languages = current_app.config["LANGUAGES"]
-    asked = request.args.get("lang", "")
-    if asked in languages:
-        return asked
-    page = g.get("page_locale")  # a family's status page: the language they asked in
-    if page in languages:
-        return str(page)
-    cookie = request.cookies.get(LANG_COOKIE, "")
-    if cookie in languages:
-        return cookie
-    best = request.accept_languages.best_match(languages)
-    return best or current_app.config["DEFAULT_LOCALE"]
+    cfg = current_app.config
+    found = choose_locale(
+        request.args.get("lang", ""),
+        g.get("page_locale"),  # a family's status page: the language they asked in
+        request.cookies.get(LANG_COOKIE, ""),
+        request.accept_languages,
+        cfg["LANGUAGES"],
+    )
+    return found or cfg["DEFAULT_LOCALE"]
 
 
 def search_settings() -> SearchSettings:

@@ -17,7 +17,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
 from itsdangerous import BadSignature
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -31,6 +30,7 @@ from ..search import Hit
 from .common import confirm_serializer, db, edit_settings, now_utc
 from .decorators import roles_required
 from .forms import ActivityForm
+from .i18n import gettext as _
 from .present import schedule_words
 
 bp = Blueprint("editor", __name__, url_prefix="/manage/activities")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Flask, Response, render_template, request
-from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .api import error_response
+from .i18n import gettext as _
 
 MESSAGES: dict[int, tuple[str, Callable[[], str]]] = {
     400: ("bad_request", lambda: _("Something in the address of this page is not right.")),

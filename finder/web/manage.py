@@ -15,7 +15,6 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
@@ -37,6 +36,7 @@ from .auth import account_message, expires_words, role_words, token_link
 from .common import db, now_utc
 from .decorators import login_required, roles_required
 from .forms import HolidayForm, InviteForm, OrganisationForm
+from .i18n import gettext as _
 from .templating import endonym
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")

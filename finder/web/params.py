@@ -6,12 +6,12 @@ import dataclasses
 from dataclasses import dataclass
 
 from flask import current_app
-from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from .. import taxonomy
 from ..geo import Place, UnknownPlace, gazetteer
 from ..search import ORDERS, SearchQuery
+from .i18n import gettext as _
 
 MAX_WHERE = 100
 MAX_Q = 100

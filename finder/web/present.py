@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from babel import Locale
@@ -12,7 +13,6 @@ from babel.dates import format_date, format_time, get_day_names
 from babel.lists import format_list
 from babel.numbers import format_currency, format_decimal
 from flask import url_for
-from flask_babel import gettext as _
 
 from .. import taxonomy
 from ..activities import translation_for
@@ -21,6 +21,7 @@ from ..models import Activity
 from ..schedule import WEEKDAYS, Recurrence, Timed, to_local
 from ..text import fold
 from .common import locale_code, now_utc
+from .i18n import gettext as _
 
 # How each language writes "Wednesday 2 December" (CLDR's skeletons abbreviate the weekday).
 DAY_PATTERNS = {
@@ -78,6 +79,23 @@ def place_name(place: Place) -> str:
     return place.name
 
 
+# Babel's formatting is exact and slow (tens of microseconds); a results page formats the same
+# few clock times, days and distances dozens of times. Pure functions of their arguments: kept.
+@lru_cache(maxsize=4096)
+def _clock(moment: time, locale: str) -> str:
+    return format_time(moment, "HH:mm", locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _day(day: date, locale: str) -> str:
+    return format_date(day, DAY_PATTERNS.get(locale, "EEEE d MMMM"), locale=locale)
+
+
+@lru_cache(maxsize=4096)
+def _number(value: float, pattern: str | None, locale: str) -> str:
+    return format_decimal(value, format=pattern, locale=locale)
+
+
 def day_words(moment: datetime) -> str:
     """'Today', 'Tomorrow' or 'Wednesday 4 December' for a naive-UTC moment."""
     local = to_local(moment)
@@ -86,8 +104,7 @@ def day_words(moment: datetime) -> str:
         return _("Today")
     if local.date() == today + timedelta(days=1):
         return _("Tomorrow")
-    locale = locale_code()
-    return format_date(local.date(), DAY_PATTERNS.get(locale, "EEEE d MMMM"), locale=locale)
+    return _day(local.date(), locale_code())
 
 
 def session_words(occ: Timed) -> str:
@@ -101,8 +118,8 @@ def session_words(occ: Timed) -> str:
     return _(
         "%(day)s, %(start)s–%(end)s",
         day=day_words(occ.starts_at),
-        start="\u2066" + format_time(start, "HH:mm", locale=locale),
-        end=format_time(end, "HH:mm", locale=locale) + "\u2069",
+        start="\u2066" + _clock(start.time(), locale),
+        end=_clock(end.time(), locale) + "\u2069",
     )
 
 
@@ -117,8 +134,8 @@ def cost_words(activity: Activity) -> str:
 
 def distance_words(km: float) -> str:
     if km < 1:
-        return _("%(metres)s m", metres=format_decimal(round(km * 1000, -1), locale=locale_code()))
-    return _("%(km)s km", km=format_decimal(round(km, 1), format="#,##0.0", locale=locale_code()))
+        return _("%(metres)s m", metres=_number(round(km * 1000, -1), None, locale_code()))
+    return _("%(km)s km", km=_number(round(km, 1), "#,##0.0", locale_code()))
 
 
 def tag_slugs(activity: Activity) -> list[str]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from flask import (
@@ -16,13 +19,13 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import freshness
 from ..activities import upcoming_sessions
+from ..geo import gazetteer
 from ..ics import activity_calendar
 from ..mapview import MapPoint, build_map
 from ..models import Activity, Occurrence
@@ -30,6 +33,7 @@ from ..schedule import to_local
 from ..search import SearchResult, load_hits, search
 from .caching import cached_page
 from .common import db, now_utc, search_settings
+from .i18n import gettext as _
 from .limits import limiter
 from .params import parse_search
 from .present import activity_url, distance_words, session_words, speech_parts, texts
@@ -37,6 +41,31 @@ from .present import activity_url, distance_words, session_words, speech_parts, 
 bp = Blueprint("public", __name__)
 
 DETAIL_SESSIONS = 5
+
+
+@lru_cache(maxsize=1)
+def _places() -> tuple[bytes, str]:
+    """The where field's suggestions as JSON, and their fingerprint."""
+    body = json.dumps(gazetteer().municipality_names(), ensure_ascii=False).encode()
+    return body, hashlib.sha256(body).hexdigest()[:10]
+
+
+def places_url() -> str:
+    return url_for("public.places", v=_places()[1], lang=None)
+
+
+@bp.get("/places.json")
+def places() -> Response:
+    """Town names for the where field, fetched by the search form's script on first use and
+    kept by the browser for a year (the address carries the list's fingerprint): 17 KB less
+    on every search page."""
+    body, version = _places()
+    response = current_app.response_class(body, mimetype="application/json")
+    if request.args.get("v") == version:
+        response.cache_control.public = True
+        response.cache_control.max_age = 365 * 24 * 3600
+        response.cache_control.immutable = True
+    return response
 
 
 @bp.get("/")
@@ -49,7 +78,11 @@ def _map_for(result: SearchResult) -> Any:
     cfg = current_app.config
     if not result.matches:
         return None
-    hits = load_hits(db(), result.matches[: cfg["MAP_MAX_MARKERS"]], result.window, 1)
+    wanted = result.matches[: cfg["MAP_MAX_MARKERS"]]
+    loaded = {h.activity.id: h for h in result.hits}  # the page's own are loaded already
+    missing = [m for m in wanted if m[0] not in loaded]
+    loaded.update((h.activity.id, h) for h in load_hits(db(), missing, result.window, 1))
+    hits = [loaded[m[0]] for m in wanted if m[0] in loaded]
     points = [
         MapPoint(
             lat=h.activity.lat,
@@ -116,7 +149,6 @@ def detail(activity_id: int, slug: str | None = None) -> str:
     return render_template(
         "detail.html",
         speech=speech_parts(activity, t, sessions),
-        recent=recent_sessions(activity),
         activity=activity,
         t=t,
         sessions=sessions,
@@ -124,21 +156,27 @@ def detail(activity_id: int, slug: str | None = None) -> str:
     )
 
 
-@bp.post("/activities/<int:activity_id>/report")
-@limiter.limit(lambda: current_app.config["REPORT_LIMIT"])
-def report(activity_id: int) -> BaseResponse:
+@bp.route("/activities/<int:activity_id>/report", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["REPORT_LIMIT"], methods=["POST"])
+def report(activity_id: int) -> BaseResponse | tuple[str, int]:
     """A family says a session did not take place. No account, nothing about them stored."""
     activity = _published(activity_id)
-    day = None
+    recent = recent_sessions(activity)
     raw = request.form.get("session_date", "")
+    if request.method == "GET":
+        return render_template("report.html", activity=activity, recent=recent, chosen=""), 200
+    day = None
     if raw:
         try:
             day = date.fromisoformat(raw)
         except ValueError:
-            abort(400)
+            day = None
         today = to_local(now_utc()).date()
-        if not today - timedelta(days=30) <= day <= today:
-            abort(400)
+        if day is None or not today - timedelta(days=30) <= day <= today:
+            error = _("Choose one of the days in the list, or “Another day”.")
+            return render_template(
+                "report.html", activity=activity, recent=recent, chosen=raw, error=error
+            ), 400
     freshness.report_not_happening(db(), activity, day, now_utc(), activity_url(activity, True))
     db().commit()
     flash(_("Thank you. We told the organiser."))

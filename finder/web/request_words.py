@@ -8,12 +8,12 @@ from typing import Any
 
 from babel.dates import format_time
 from flask_babel import format_date
-from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from ..models import AccompanimentRequest, RequestEvent
 from ..schedule import to_local
 from .common import locale_code
+from .i18n import gettext as _
 from .present import day_words
 
 MODE_LABELS = {

@@ -19,7 +19,6 @@ from flask import (
     url_for,
 )
 from flask_babel import force_locale
-from flask_babel import gettext as _
 from itsdangerous import BadSignature
 from markupsafe import Markup
 from sqlalchemy import select
@@ -47,6 +46,7 @@ from .common import (
 )
 from .decorators import roles_required
 from .forms import BuddyProfileForm, ConfirmRequestForm, ReferralForm
+from .i18n import gettext as _
 from .present import activity_url
 from .public import _published
 from .templating import endonym

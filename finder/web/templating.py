@@ -12,14 +12,14 @@ from urllib.parse import urlencode, urlsplit
 from babel import Locale
 from babel.dates import get_day_names
 from flask import Flask, Response, current_app, request
-from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from .. import taxonomy
 from ..accounts import ROLE_LABELS
-from ..geo import gazetteer
 from ..text import fold
-from .common import LANG_COOKIE, locale_code
+from . import i18n
+from .common import LANG_COOKIE, lang_cookie, locale_code
+from .i18n import gettext as _
 from .present import (
     activity_url,
     cost_words,
@@ -31,6 +31,7 @@ from .present import (
     tag_slugs,
     texts,
 )
+from .public import places_url
 
 ASSET_MAX_AGE = 31536000
 
@@ -40,21 +41,19 @@ def _fingerprint(path: str, mtime: float) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:10]
 
 
-_ASSET_URLS: dict[tuple[str, str], str] = {}
-
-
 def asset_url(filename: str) -> str:
     """/static/<file>?v=<hash of its content>, so that it can be cached for a year.
 
     A page asks for the icon sprite a hundred times: outside debug mode the answer is kept
     for the life of the process (deployed files do not change under a running worker)."""
-    key = (current_app.static_folder or "", filename)
-    known = _ASSET_URLS.get(key)
-    if known is not None and not current_app.debug:
-        return known
-    path = Path(key[0]) / filename
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    known: dict[str, str] = app.extensions.setdefault("meegaan_asset_urls", {})
+    url = known.get(filename)
+    if url is not None and not app.debug:
+        return url
+    path = Path(app.static_folder or "") / filename
     version = _fingerprint(str(path), path.stat().st_mtime)
-    url = _ASSET_URLS[key] = f"{current_app.static_url_path}/{filename}?v={version}"
+    url = known[filename] = f"{app.static_url_path}/{filename}?v={version}"
     return url
 
 
@@ -64,20 +63,14 @@ def _lang_in_links(endpoint: str, values: dict[str, Any]) -> None:
 
 
 def _after(response: Response) -> Response:
-    asked = request.args.get("lang")
-    if (
-        asked
-        and asked in current_app.config["LANGUAGES"]
-        and request.cookies.get(LANG_COOKIE) != asked
-    ):
-        response.set_cookie(
-            LANG_COOKIE,
-            asked,
-            max_age=365 * 24 * 3600,
-            samesite="Lax",
-            httponly=True,
-            secure=request.is_secure,
-        )
+    cookie = lang_cookie(
+        request.args.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        current_app.config["LANGUAGES"],
+        request.is_secure,
+    )
+    if cookie:
+        response.headers.add("Set-Cookie", cookie)
     if request.endpoint == "static" and request.args.get("v"):
         response.cache_control.public = True
         response.cache_control.max_age = ASSET_MAX_AGE
@@ -154,6 +147,27 @@ def stale(activity: Any) -> bool:
     return is_stale(activity, now_utc(), freshness_settings())
 
 
+_ICON = Markup(
+    '<svg class="%s" aria-hidden="true" focusable="false"><use href="%s#%s"></use></svg>'
+)
+_CHIP = Markup('<span class="chip">%s<span>%s</span></span>')
+
+
+def icon(name: str, cls: str = "icon") -> Markup:
+    """An icon of the sprite. Decorative: the words next to it say what it means. (A Python
+    function, not a macro, and each drawn once per process: a results page has 200 of them.)"""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    drawn: dict[tuple[str, str], Markup] = app.extensions.setdefault("meegaan_icons", {})
+    found = drawn.get((cls, name))
+    if found is None or app.debug:
+        found = drawn[(cls, name)] = _ICON % (cls, asset_url("img/icons.svg"), name)
+    return found
+
+
+def label_icon(name: str, text: str) -> Markup:
+    return _CHIP % (icon(name), text)
+
+
 def has_error(errors: list[Any], field: str) -> bool:
     return any(e.field == field for e in errors)
 
@@ -162,7 +176,10 @@ def init_app(app: Flask) -> None:
     app.url_defaults(_lang_in_links)
     app.after_request(_after)
     env = app.jinja_env
+    i18n.install(env)
     env.globals.update(
+        icon=icon,
+        label_icon=label_icon,
         asset_url=asset_url,
         taxonomy=taxonomy,
         locale_code=locale_code,
@@ -181,7 +198,7 @@ def init_app(app: Flask) -> None:
         fold=fold,
         has_error=has_error,
         stale=stale,
-        place_names=lambda: gazetteer().municipality_names(),
+        places_url=places_url,
         _=_,
     )
     env.filters["language_name"] = language_name

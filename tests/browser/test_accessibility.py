@@ -185,6 +185,21 @@ def _submit(selector: str = "form.panel button[type=submit]") -> Callable[[Page]
     return act
 
 
+def _report_a_wrong_day(page: Page) -> None:
+    """Send the "it did not take place" form with a day that is not in its list."""
+    page.evaluate(
+        """() => {
+          const form = document.querySelector('form.panel');
+          form.querySelectorAll('[name=session_date]').forEach((el) => el.remove());
+          const day = document.createElement('input');
+          Object.assign(day, {type: 'hidden', name: 'session_date', value: '2020-01-01'});
+          form.appendChild(day);
+        }"""
+    )
+    page.locator("form.panel button[type=submit]").click()
+    page.wait_for_load_state("load")
+
+
 def _refer(page: Page) -> None:
     """Send a complete referral: the page with the family's link and the printable slips."""
     page.locator("input[name=name]").fill("Olena")
@@ -203,6 +218,8 @@ PAGES: list[tuple[str, str, str, Callable[[Page], None] | None]] = [
     ("detail", "family", "/activities/{a}", None),
     ("come along", "family", "/activities/{a}/come-along", None),
     ("come along with errors", "family", "/activities/{a}/come-along", _submit()),
+    ("it did not take place", "family", "/activities/{a}/report", None),
+    ("it did not take place, wrong day", "family", "/activities/{a}/report", _report_a_wrong_day),
     ("status", "family", "/r/{t}", None),
     ("cancel", "family", "/r/{t}/cancel", None),
     ("not found", "family", "/does-not-exist", None),

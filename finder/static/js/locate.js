@@ -1,11 +1,34 @@
-/* "Use my location": progressive enhancement of the search form (the form works without it). */
+/* The search form's enhancements (the form works without them): town suggestions, fetched
+   once and kept by the browser, and "use my location". */
 (function () {
   'use strict';
-  var button = document.querySelector('[data-locate]');
+  var where = document.getElementById('where');
+  if (!where) { return; }
+  var form = where.form;
+
+  var places = document.getElementById('places');
+  function suggest() {
+    where.removeEventListener('focus', suggest);
+    where.removeEventListener('input', suggest);
+    if (!places || !places.getAttribute('data-src') || !window.fetch) { return; }
+    fetch(places.getAttribute('data-src')).then(function (answer) {
+      return answer.ok ? answer.json() : [];
+    }).then(function (names) {
+      var list = document.createDocumentFragment();
+      names.forEach(function (name) {
+        var option = document.createElement('option');
+        option.value = name;
+        list.appendChild(option);
+      });
+      places.appendChild(list);
+    }).catch(function () { /* no suggestions: typing still works */ });
+  }
+  where.addEventListener('focus', suggest);
+  where.addEventListener('input', suggest);
+
+  var button = form.querySelector('[data-locate]');
   if (!button || !('geolocation' in navigator)) { return; }
-  var form = button.form;
   var status = form.querySelector('[data-locate-status]');
-  var where = form.querySelector('#where');
   button.hidden = false;
   where.addEventListener('input', function () {
     form.querySelector('[data-lat]').value = '';
