@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased, joinedload, selectinload
 
-from . import taxonomy
+from . import schedule, taxonomy
 from .geo import KM_PER_DEGREE_LAT, Place, bounding_box, distance_km
-from .models import Activity, Occurrence
+from .models import Activity, ActivityTranslation, Occurrence
 from .schedule import Window, when_window
 from .text import fold
 
@@ -225,3 +225,81 @@ def load_hits(
     ):
         sessions[o.activity_id].append(o)
     return [Hit(activities[i], d, sessions[i]) for i, d, _ in rows if i in activities]
+
+
+@dataclass(frozen=True)
+class Pin:
+    """What the map shows of a match: no full activity is loaded for it."""
+
+    id: int
+    title: str  # in the asked language when there is a translation
+    original_title: str  # for the address's slug
+    lat: float
+    lon: float
+    distance_km: float
+    next_session: schedule.Session | None
+
+
+def map_pins(session: Session, matches: list[Match], window: Window, locale: str) -> list[Pin]:
+    """The map's pins for some matches, in their order: two plain queries, whatever the number
+    (a city map has up to 200 pins; loading 200 activities with their relations took longer
+    than the search itself)."""
+    if not matches:
+        return []
+    ids = [m[0] for m in matches]
+    translated = aliased(ActivityTranslation)
+    rows = session.execute(
+        select(
+            Activity.id,
+            Activity.title,
+            Activity.original_locale,
+            Activity.lat,
+            Activity.lon,
+            translated.title.label("translated"),
+        )
+        .outerjoin(
+            translated, (translated.activity_id == Activity.id) & (translated.locale == locale)
+        )
+        .where(Activity.id.in_(ids))
+    ).all()
+    ranked = (
+        select(
+            Occurrence.activity_id,
+            Occurrence.starts_at,
+            Occurrence.ends_at,
+            func.row_number()
+            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
+            .label("rank"),
+        )
+        .where(
+            Occurrence.activity_id.in_(ids),
+            Occurrence.ends_at > window.start,
+            Occurrence.starts_at < window.end,
+            Occurrence.cancelled.is_(False),
+        )
+        .subquery()
+    )
+    first = {
+        r.activity_id: (r.starts_at, r.ends_at)
+        for r in session.execute(select(ranked).where(ranked.c.rank == 1))
+    }
+    by_id = {r.id: r for r in rows}
+    pins = []
+    for activity_id, distance, _next in matches:
+        r = by_id.get(activity_id)
+        if r is None:
+            continue
+        own = r.original_locale == locale or not r.translated
+        span = first.get(activity_id)
+        pins.append(
+            Pin(
+                activity_id,
+                r.title if own else r.translated,
+                r.title,
+                r.lat,
+                r.lon,
+                distance,
+                schedule.Session(*span) if span else None,
+            )
+        )
+    return pins

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from finder.geo import gazetteer
-from finder.search import SearchQuery, SearchSettings, search
+from finder.search import SearchQuery, SearchSettings, map_pins, search
 
 from . import factories as f
 from .conftest import NOW
@@ -146,3 +146,25 @@ def test_hits_carry_their_next_sessions(db: Session, three_near: None) -> None:
     assert len(hit.next_sessions) == 3
     starts = [s.starts_at for s in hit.next_sessions]
     assert starts == sorted(starts) and starts[0] >= NOW.replace(hour=0)
+
+
+def test_map_pins_follow_the_matches_in_the_visitors_language(db: Session) -> None:
+    f.activity(db, title="Koffiemoment", translations={"ar": {"title": "لقاء القهوة"}})
+    f.activity(db, title="Speelhoek", offset_km=(0.5, 0))
+    result = run(db)
+    for locale, expected in [("ar", "لقاء القهوة"), ("nl", "Koffiemoment"), ("fr", "Koffiemoment")]:
+        pins = map_pins(db, result.matches, result.window, locale)
+        assert [p.id for p in pins] == [m[0] for m in result.matches]  # same order
+        by_title = {p.original_title: p for p in pins}
+        assert by_title["Koffiemoment"].title == expected
+        assert by_title["Speelhoek"].title == "Speelhoek"
+    hits = {h.activity.id: h for h in result.hits}
+    for pin in map_pins(db, result.matches, result.window, "nl"):
+        first = hits[pin.id].next_sessions[0]
+        assert pin.next_session is not None
+        assert (pin.next_session.starts_at, pin.next_session.ends_at) == (
+            first.starts_at,
+            first.ends_at,
+        )
+        assert pin.distance_km == hits[pin.id].distance_km
+    assert map_pins(db, [], result.window, "nl") == []

@@ -36,8 +36,12 @@ def slugify(title: str) -> str:
 
 
 def activity_url(activity: Activity, external: bool = False) -> str:
+    return detail_url(activity.id, activity.title, external)
+
+
+def detail_url(activity_id: int, title: str, external: bool = False) -> str:
     return url_for(
-        "public.detail", activity_id=activity.id, slug=slugify(activity.title), _external=external
+        "public.detail", activity_id=activity_id, slug=slugify(title), _external=external
     )
 
 

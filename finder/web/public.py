@@ -30,13 +30,20 @@ from ..ics import activity_calendar
 from ..mapview import MapPoint, build_map
 from ..models import Activity, Occurrence
 from ..schedule import to_local
-from ..search import SearchResult, load_hits, search
+from ..search import SearchResult, map_pins, search
 from .caching import cached_page
-from .common import db, now_utc, search_settings
+from .common import db, locale_code, now_utc, search_settings
 from .i18n import gettext as _
 from .limits import limiter
 from .params import parse_search
-from .present import activity_url, distance_words, session_words, speech_parts, texts
+from .present import (
+    activity_url,
+    detail_url,
+    distance_words,
+    session_words,
+    speech_parts,
+    texts,
+)
 
 bp = Blueprint("public", __name__)
 
@@ -78,27 +85,23 @@ def _map_for(result: SearchResult) -> Any:
     cfg = current_app.config
     if not result.matches:
         return None
-    wanted = result.matches[: cfg["MAP_MAX_MARKERS"]]
-    loaded = {h.activity.id: h for h in result.hits}  # the page's own are loaded already
-    missing = [m for m in wanted if m[0] not in loaded]
-    loaded.update((h.activity.id, h) for h in load_hits(db(), missing, result.window, 1))
-    hits = [loaded[m[0]] for m in wanted if m[0] in loaded]
+    pins = map_pins(db(), result.matches[: cfg["MAP_MAX_MARKERS"]], result.window, locale_code())
     points = [
         MapPoint(
-            lat=h.activity.lat,
-            lon=h.activity.lon,
-            title=texts(h.activity)["title"],
-            url=activity_url(h.activity),
+            lat=p.lat,
+            lon=p.lon,
+            title=p.title,
+            url=detail_url(p.id, p.original_title),
             detail=" · ".join(
                 x
                 for x in (
-                    session_words(h.next_sessions[0]) if h.next_sessions else "",
-                    distance_words(h.distance_km),
+                    session_words(p.next_session) if p.next_session else "",
+                    distance_words(p.distance_km),
                 )
                 if x
             ),
         )
-        for h in hits
+        for p in pins
     ]
     place = result.query.place
     return build_map(
