@@ -136,11 +136,14 @@ def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
         "page_results_map_200_kb": round(
             total("/activities?where=1000", with_map=True, flask_app=big) / 1024, 1
         ),
-        "map_markers": big.test_client()
-        .get("/activities?where=1000")
-        .get_data(as_text=True)
-        .count('"type": "Feature"'),
+        "map_markers": _map_points(big.test_client().get("/activities?where=1000").get_data()),
     }
+
+
+def _map_points(page: bytes) -> int:
+    """How many pins the page's map data block holds."""
+    found = re.search(rb'<script type="application/json" id="map-data">(.*?)</script>', page)
+    return len(json.loads(found.group(1))["points"]) if found else 0
 
 
 def _redis_url() -> str:
