@@ -158,7 +158,7 @@ def requests_tick_command() -> None:
 @click.command("bench")
 @with_appcontext
 @click.option("--sizes", default="10000,100000,1000000", help="Numbers of synthetic activities.")
-@click.option("--queries", default=200, help="Searches per size.")
+@click.option("--queries", default=300, help="Searches per size (60 per common query).")
 @click.option(
     "--postgres",
     default="postgresql+psycopg://postgres@127.0.0.1:5432/test",
