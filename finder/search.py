@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, func, select, type_coerce
@@ -21,6 +21,11 @@ from .schedule import Window, when_window
 from .text import fold
 
 ORDERS = ("soonest", "nearest")
+# A session starts and ends on the same day (the editor has one date, a start and an end time),
+# so one that has not ended started less than a day ago. Past sessions are kept (reports,
+# history): with this bound the next-session lookup seeks straight to today in the index
+# instead of reading an activity's whole past first, however long it has been listed.
+LONGEST_SESSION = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,7 @@ def _ranked(
         select(Occurrence.starts_at)
         .where(
             Occurrence.activity_id == Activity.id,
+            Occurrence.starts_at > start - LONGEST_SESSION,  # skip the activity's history
             Occurrence.starts_at < end,
             Occurrence.ends_at > start,
             Occurrence.cancelled.is_(False),
@@ -211,6 +217,7 @@ def load_hits(
         )
         .where(
             Occurrence.activity_id.in_(ids),
+            Occurrence.starts_at > start - LONGEST_SESSION,
             Occurrence.ends_at > start,
             Occurrence.starts_at < end,
             Occurrence.cancelled.is_(False),
@@ -273,6 +280,7 @@ def map_pins(session: Session, matches: list[Match], window: Window, locale: str
         )
         .where(
             Occurrence.activity_id.in_(ids),
+            Occurrence.starts_at > window.start - LONGEST_SESSION,
             Occurrence.ends_at > window.start,
             Occurrence.starts_at < window.end,
             Occurrence.cancelled.is_(False),

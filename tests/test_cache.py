@@ -128,6 +128,15 @@ def test_kept_compressed_and_answered_in_the_encoding_the_browser_takes(cached_a
     assert head.status_code == 200 and head.get_data() == b"" and head.headers["ETag"]
 
 
+def test_a_head_request_first_keeps_the_whole_page(cached_app: Flask) -> None:
+    client = cached_app.test_client()
+    head = client.head("/activities?where=9000")
+    assert head.status_code == 200 and head.headers["X-Cache"] == "miss" and not head.get_data()
+    page = client.get("/activities?where=9000")
+    assert page.headers["X-Cache"] == "hit" and "Soepmoment" in page.get_data(as_text=True)
+    assert not client.head("/activities/999").get_data()  # not kept, and still no body
+
+
 def test_an_edit_shows_on_the_very_next_request(cached_app: Flask) -> None:
     client = cached_app.test_client()
     assert "Soepmoment" in client.get("/activities?where=9000").get_data(as_text=True)

@@ -168,3 +168,31 @@ def test_map_pins_follow_the_matches_in_the_visitors_language(db: Session) -> No
         )
         assert pin.distance_km == hits[pin.id].distance_km
     assert map_pins(db, [], result.window, "nl") == []
+
+
+def test_a_long_history_and_a_session_under_way(db: Session) -> None:
+    """Past sessions stay in the database; the next one is still found, and a session that
+    began three hours ago and has not ended counts as the next one."""
+    from datetime import timedelta
+
+    from finder.models import Occurrence
+
+    a = f.activity(db, title="Al jaren elke week")
+    for week in range(1, 80):
+        start = NOW - timedelta(weeks=week)
+        db.add(Occurrence(activity_id=a.id, starts_at=start, ends_at=start + timedelta(hours=2)))
+    db.add(
+        Occurrence(
+            activity_id=a.id,
+            starts_at=NOW - timedelta(hours=3),
+            ends_at=NOW + timedelta(hours=1),
+        )
+    )
+    db.flush()
+    result = run(db)
+    hit = next(h for h in result.hits if h.activity.id == a.id)
+    assert hit.next_sessions[0].starts_at == NOW - timedelta(hours=3)
+    assert result.count == 1
+    pins = map_pins(db, result.matches, result.window, "nl")
+    assert pins[0].next_session is not None
+    assert pins[0].next_session.starts_at == NOW - timedelta(hours=3)

@@ -181,6 +181,7 @@ class FrontCache:
     ) -> Iterable[bytes]:
         """Let Flask render the page; keep it when it may be kept, then answer like a hit."""
         inner_environ = dict(environ)
+        inner_environ["REQUEST_METHOD"] = "GET"  # a HEAD must not keep an empty page
         for name in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"):
             inner_environ.pop(name, None)  # the page itself, not a 304
         captured: dict[str, Any] = {}
@@ -207,7 +208,7 @@ class FrontCache:
         )
         if not keep:
             start_response(captured["status"], list(headers.items()))
-            return [body]
+            return [b""] if environ.get("REQUEST_METHOD") == "HEAD" else [body]
         encoding = headers.get("Content-Encoding", "")
         if encoding == "gzip":
             body = gzip.decompress(body)
