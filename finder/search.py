@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import String, func, select, type_coerce
-from sqlalchemy.orm import Session, aliased, joinedload, selectinload
+from sqlalchemy.orm import Session, aliased, joinedload
 
 from . import schedule, taxonomy
 from .geo import KM_PER_DEGREE_LAT, Place, bounding_box, distance_km
@@ -204,9 +204,9 @@ def load_hits(
         for a in session.scalars(
             select(Activity)
             .where(Activity.id.in_(ids))
-            # the organisation in the same query (one each); translations in one more
-            .options(joinedload(Activity.organisation), selectinload(Activity.translations))
-        )
+            # organisation and translations in the same query: one round trip
+            .options(joinedload(Activity.organisation), joinedload(Activity.translations))
+        ).unique()
     }
     ranked = (
         select(

@@ -81,28 +81,35 @@ def home() -> str:
     return render_template("home.html", values={"when": "any", "tags": []})
 
 
+def _point(lat: float, lon: float, title: str, url: str, next_session: Any, km: float) -> MapPoint:
+    words = (session_words(next_session) if next_session else "", distance_words(km))
+    return MapPoint(
+        lat=lat, lon=lon, title=title, url=url, detail=" · ".join(w for w in words if w)
+    )
+
+
 def _map_for(result: SearchResult) -> Any:
+    """The map of the first MAP_MAX_MARKERS matches: the page's own activities are loaded
+    already; the others come as plain pins."""
     cfg = current_app.config
     if not result.matches:
         return None
-    pins = map_pins(db(), result.matches[: cfg["MAP_MAX_MARKERS"]], result.window, locale_code())
-    points = [
-        MapPoint(
-            lat=p.lat,
-            lon=p.lon,
-            title=p.title,
-            url=detail_url(p.id, p.original_title),
-            detail=" · ".join(
-                x
-                for x in (
-                    session_words(p.next_session) if p.next_session else "",
-                    distance_words(p.distance_km),
-                )
-                if x
-            ),
-        )
-        for p in pins
-    ]
+    wanted = result.matches[: cfg["MAP_MAX_MARKERS"]]
+    loaded = {h.activity.id: h for h in result.hits}
+    others = [m for m in wanted if m[0] not in loaded]
+    pins = {p.id: p for p in map_pins(db(), others, result.window, locale_code())}
+    points = []
+    for activity_id, _km, _next in wanted:
+        if activity_id in loaded:
+            h = loaded[activity_id]
+            a, first = h.activity, (h.next_sessions[0] if h.next_sessions else None)
+            points.append(
+                _point(a.lat, a.lon, texts(a)["title"], activity_url(a), first, h.distance_km)
+            )
+        elif activity_id in pins:
+            p = pins[activity_id]
+            url = detail_url(p.id, p.original_title)
+            points.append(_point(p.lat, p.lon, p.title, url, p.next_session, p.distance_km))
     place = result.query.place
     return build_map(
         points,
