@@ -14,7 +14,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, event, select, update
+from sqlalchemy import Engine, event, text, update
 from sqlalchemy.orm import Session
 
 from .models import (
@@ -92,21 +92,26 @@ class RedisCache:
             self._redis.set(self._prefix + key, value, ex=ttl)
 
 
-def listings_version(session: Session) -> tuple[int, datetime]:
-    """The current version of what families see, and when it last changed."""
-    row = session.execute(
-        select(SiteState.version, SiteState.changed_at).where(SiteState.name == LISTINGS)
-    ).one_or_none()
+VERSION_SQL = f"SELECT version, changed_at FROM site_state WHERE name = '{LISTINGS}'"
+
+
+def _version_of(row: Any) -> tuple[int, datetime]:
     if row is None:
         return 0, datetime(2026, 1, 1)
-    return int(row.version), row.changed_at
+    changed = row[1]
+    if isinstance(changed, str):  # SQLite through a plain cursor keeps datetimes as text
+        changed = datetime.fromisoformat(changed)
+    return int(row[0]), changed
+
+
+def listings_version(session: Session) -> tuple[int, datetime]:
+    """The current version of what families see, and when it last changed."""
+    return _version_of(session.execute(text(VERSION_SQL)).first())
 
 
 class VersionReader:
     """`listings_version` for the front cache: one plain query on a pooled connection, without
     an ORM session (about 20 µs on SQLite, one round trip on PostgreSQL)."""
-
-    SQL = "SELECT version, changed_at FROM site_state WHERE name = 'listings'"
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -115,17 +120,12 @@ class VersionReader:
         connection = self._engine.raw_connection()
         try:
             cursor = connection.cursor()
-            cursor.execute(self.SQL)
+            cursor.execute(VERSION_SQL)
             row = cursor.fetchone()
             cursor.close()
         finally:
             connection.close()  # back to the pool, which ends the read
-        if row is None:
-            return 0, datetime(2026, 1, 1)
-        changed = row[1]
-        if isinstance(changed, str):  # SQLite keeps datetimes as text
-            changed = datetime.fromisoformat(changed)
-        return int(row[0]), changed
+        return _version_of(row)
 
 
 def bump(session: Session) -> None:

@@ -17,7 +17,7 @@ from ..freshness import FreshnessSettings
 from ..geo import GeocoderSettings
 from ..models import AccompanimentRequest, Activity, RequestOffer
 from ..search import SearchSettings
-from .i18n import locale_code as i18n_locale_code
+from .i18n import locale_code as locale_code  # the page's language; kept in i18n.py
 
 LANG_COOKIE = "lang"
 
@@ -43,10 +43,6 @@ def now_utc() -> datetime:
     if pinned is not None:
         return pinned
     return datetime.now(UTC).replace(tzinfo=None)
-
-
-def locale_code() -> str:
-    return i18n_locale_code()
 
 
 def choose_locale(
