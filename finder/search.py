@@ -84,6 +84,31 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+def _in_window(start: datetime, end: datetime) -> tuple[Any, ...]:
+    """A session still to come in the window [start, end): not ended, not cancelled."""
+    return (
+        Occurrence.starts_at > start - LONGEST_SESSION,  # skip the activity's history
+        Occurrence.starts_at < end,
+        Occurrence.ends_at > start,
+        Occurrence.cancelled.is_(False),
+    )
+
+
+def _first_sessions(ids: list[int], window: Window) -> Any:
+    """Each activity's sessions to come in the window, numbered from its next (`rank`)."""
+    ranked = (
+        select(
+            Occurrence,
+            func.row_number()
+            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
+            .label("rank"),
+        )
+        .where(Occurrence.activity_id.in_(ids), *_in_window(window.start, window.end))
+        .subquery()
+    )
+    return ranked, aliased(Occurrence, ranked)
+
+
 def _ranked(
     session: Session,
     query: SearchQuery,
@@ -106,13 +131,7 @@ def _ranked(
     # strings would cost more than the query, and ISO strings sort like the dates they are.
     next_start = (
         select(Occurrence.starts_at)
-        .where(
-            Occurrence.activity_id == Activity.id,
-            Occurrence.starts_at > start - LONGEST_SESSION,  # skip the activity's history
-            Occurrence.starts_at < end,
-            Occurrence.ends_at > start,
-            Occurrence.cancelled.is_(False),
-        )
+        .where(Occurrence.activity_id == Activity.id, *_in_window(start, end))
         .order_by(Occurrence.starts_at)
         .limit(1)
         .correlate(Activity)
@@ -195,7 +214,6 @@ def load_hits(
     session: Session, rows: list[Match], window: Window, next_per_result: int
 ) -> list[Hit]:
     """Full activities for some matches, each with its next sessions in the window."""
-    start, end = window.start, window.end
     if not rows:
         return []
     ids = [r[0] for r in rows]
@@ -208,24 +226,7 @@ def load_hits(
             .options(joinedload(Activity.organisation), joinedload(Activity.translations))
         ).unique()
     }
-    ranked = (
-        select(
-            Occurrence,
-            func.row_number()
-            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
-            .label("rank"),
-        )
-        .where(
-            Occurrence.activity_id.in_(ids),
-            Occurrence.starts_at > start - LONGEST_SESSION,
-            Occurrence.ends_at > start,
-            Occurrence.starts_at < end,
-            Occurrence.cancelled.is_(False),
-        )
-        .subquery()
-    )
-
-    occ = aliased(Occurrence, ranked)
+    ranked, occ = _first_sessions(ids, window)
     sessions: dict[int, list[Occurrence]] = {i: [] for i in ids}
     for o in session.scalars(
         select(occ).where(ranked.c.rank <= next_per_result).order_by(occ.starts_at)
@@ -269,27 +270,12 @@ def map_pins(session: Session, matches: list[Match], window: Window, locale: str
         )
         .where(Activity.id.in_(ids))
     ).all()
-    ranked = (
-        select(
-            Occurrence.activity_id,
-            Occurrence.starts_at,
-            Occurrence.ends_at,
-            func.row_number()
-            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
-            .label("rank"),
-        )
-        .where(
-            Occurrence.activity_id.in_(ids),
-            Occurrence.starts_at > window.start - LONGEST_SESSION,
-            Occurrence.ends_at > window.start,
-            Occurrence.starts_at < window.end,
-            Occurrence.cancelled.is_(False),
-        )
-        .subquery()
-    )
+    ranked, occ = _first_sessions(ids, window)
     first = {
         r.activity_id: (r.starts_at, r.ends_at)
-        for r in session.execute(select(ranked).where(ranked.c.rank == 1))
+        for r in session.execute(
+            select(occ.activity_id, occ.starts_at, occ.ends_at).where(ranked.c.rank == 1)
+        )
     }
     by_id = {r.id: r for r in rows}
     pins = []
