@@ -18,11 +18,12 @@ from finder.models import (
     ActivityTranslation,
     Organisation,
     RequestEvent,
+    User,
 )
 
-from .conftest import NOW
+from .conftest import NOW, _password_hash
 
-__all__ = ["NOW", "activity", "organisation", "request"]
+__all__ = ["NOW", "activity", "organisation", "request", "user"]
 
 
 def organisation(db: Session, **kw: Any) -> Organisation:
@@ -93,6 +94,24 @@ def activity(
 
 
 _numbers = itertools.count(1)
+
+
+def user(db: Session, email: str, role: str, signs_in: bool = False, **kw: Any) -> User:
+    """An active account; with `signs_in`, its password is conftest.PASSWORD."""
+    person = User(
+        email=email,
+        password_hash=_password_hash() if signs_in else kw.pop("password_hash", None),
+        display_name=kw.pop("display_name", role.capitalize()),
+        role=role,
+        preferred_locale=kw.pop("preferred_locale", "nl"),
+        active=kw.pop("active", True),
+        session_version=kw.pop("session_version", 1),
+        created_at=kw.pop("created_at", NOW),
+        **kw,
+    )
+    db.add(person)
+    db.flush()
+    return person
 
 
 def request(db: Session, activity: Activity, **kw: Any) -> AccompanimentRequest:

@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from finder import create_app
 from finder.db import upgrade
-from finder.models import Activity, User
+from finder.models import Activity
 from finder.pagecache import MemoryCache, listings_version
 
 from . import factories as f
-from .conftest import NOW, PASSWORD, AuthActions, _password_hash, csrf_token
+from .conftest import NOW, PASSWORD, AuthActions, csrf_token
 
 REDIS = "redis://127.0.0.1:6379/14"
 # What every page sends, from the cache or not (X-Cache and the cookie aside).
@@ -175,18 +175,7 @@ def test_an_edit_made_by_another_process_shows_on_the_next_request(tmp_path: Pat
 def test_staff_messages_and_strange_sessions_never_touch_the_cache(cached_app: Flask) -> None:
     database = cached_app.extensions["meegaan_db"]
     with database.session() as s:
-        s.add(
-            User(
-                email="coordinator@example.be",
-                password_hash=_password_hash(),
-                display_name="Coördinator",
-                role="coordinator",
-                preferred_locale="nl",
-                active=True,
-                session_version=1,
-                created_at=NOW,
-            )
-        )
+        f.user(s, "coordinator@example.be", "coordinator", signs_in=True)
         s.commit()
     family = cached_app.test_client()
     family.get("/activities?where=9000")

@@ -362,17 +362,7 @@ def test_capacity_is_checked_and_the_outcome_waits_for_the_date(
 
 def test_the_same_buddy_as_last_time_comes_first(db: Session, people: dict[str, Any]) -> None:
     a = f.activity(db, org=people["organisation"])
-    other = User(
-        email="buddy2@example.be",
-        display_name="Anders",
-        role="buddy",
-        preferred_locale="nl",
-        active=True,
-        session_version=1,
-        created_at=NOW,
-    )
-    db.add(other)
-    db.flush()
+    other = f.user(db, "buddy2@example.be", "buddy", display_name="Anders")
     db.add(
         BuddyProfile(
             user_id=other.id,
@@ -580,17 +570,7 @@ def test_a_buddy_declines_then_the_link_of_a_lost_race_says_so(
 ) -> None:
     a = f.activity(db, org=people["organisation"])
     r = f.request(db, a, welcomer_name="Fatima", meeting_point="zijdeur")
-    other = User(
-        email="buddy2@example.be",
-        display_name="Anders",
-        role="buddy",
-        preferred_locale="nl",
-        active=True,
-        session_version=1,
-        created_at=NOW,
-    )
-    db.add(other)
-    db.flush()
+    other = f.user(db, "buddy2@example.be", "buddy", display_name="Anders")
     coordinator = people["coordinator"]
     first = acc.offer(db, r, coordinator, people["buddy"], NOW, Links())
     second = acc.offer(db, r, coordinator, other, NOW, Links())

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from finder.models import RequestOffer, User
+from finder.models import RequestOffer
 
 from . import factories as f
 from .conftest import NOW, AuthActions, csrf_token
@@ -142,17 +142,7 @@ def test_nobody_reaches_a_request_or_offer_by_changing_an_id(
     other_org = f.organisation(db, name="Ander huis")
     theirs = f.activity(db, org=other_org)
     welcomer = f.request(db, theirs, mode="welcomer")  # no coordinator, not our organiser
-    someone = User(
-        email="andere-buddy@example.be",
-        display_name="Ander",
-        role="buddy",
-        preferred_locale="nl",
-        active=True,
-        session_version=1,
-        created_at=NOW,
-    )
-    db.add(someone)
-    db.flush()
+    someone = f.user(db, "andere-buddy@example.be", "buddy", display_name="Ander")
     offered = f.request(db, theirs)
     offered.offers.append(RequestOffer(buddy_id=someone.id, status="open", created_at=NOW))
     db.flush()
