@@ -113,8 +113,12 @@ _HOSTS = (f"127.0.0.{n}" for n in itertools.cycle(range(2, 250)))
 
 
 @contextmanager
-def gunicorn(app_spec: str, env: dict[str, str], cwd: Path, probe: str) -> Iterator[str]:
-    host = next(_HOSTS)
+def gunicorn(
+    app_spec: str, env: dict[str, str], cwd: Path, probe: str, host: str = ""
+) -> Iterator[str]:
+    """gunicorn.conf.py serving `app_spec` on a free port, on `host` or on the next loopback
+    address; yields its base URL once `probe` answers."""
+    host = host or next(_HOSTS)
     port = _free_port(host)
     env = {**os.environ, **env, "HOST": host, "PORT": str(port), "ACCESS_LOG": ""}
     server = subprocess.Popen(

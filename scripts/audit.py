@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from finder.httpbench import gunicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -40,52 +40,28 @@ CHROME_FLAGS = " ".join(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def served(workers: int = 2) -> Iterator[str]:
-    """The app with the demo data on a scratch SQLite database, served by gunicorn."""
+    """The app with the demo data on a scratch SQLite database, served by gunicorn the way
+    `make bench` serves it (finder.httpbench)."""
     with tempfile.TemporaryDirectory() as tmp:
         env = {
-            **os.environ,
             "INSTANCE_PATH": tmp,
             "DATABASE_URL": f"sqlite:///{tmp}/audit.sqlite",
             "MAP_TILE_URL": "/static/img/tile.png",  # offline: a blank tile from our own host
             "GEOCODER_ENABLED": "0",
-            "PORT": str(_free_port()),
             "WEB_CONCURRENCY": str(workers),
-            "ACCESS_LOG": "",
         }
         subprocess.run(
             [str(BIN / "flask"), "--app", "finder", "setup"],
-            env=env,
+            env={**os.environ, **env},
             cwd=ROOT,
             check=True,
             capture_output=True,
         )
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
-            env=env,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        base = f"http://127.0.0.1:{env['PORT']}"
-        try:
-            for _ in range(100):
-                try:
-                    urllib.request.urlopen(base + "/", timeout=2).read()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+        # 127.0.0.1: Lighthouse counts it as a secure origin, like localhost
+        with gunicorn("wsgi:app", env, ROOT, "/", host="127.0.0.1") as base:
             yield base
-        finally:
-            server.terminate()
-            server.wait(10)
 
 
 def pages(base: str) -> dict[str, str]:
