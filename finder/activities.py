@@ -12,6 +12,7 @@ from . import taxonomy
 from .models import Activity, HolidayPeriod, Occurrence
 from .schedule import Session as ScheduledSession
 from .schedule import expand, parse_exdates
+from .search import store_next_sessions
 from .text import fold
 
 
@@ -75,6 +76,7 @@ def refresh_occurrences(session: Session, activity: Activity, now_utc: datetime,
         )
     )
     if activity.status != "published":
+        store_next_sessions(session, now_utc, [activity.id])
         return 0
     sessions = expand(
         activity.rrule,
@@ -93,6 +95,8 @@ def refresh_occurrences(session: Session, activity: Activity, now_utc: datetime,
         )
         for s in sessions
     )
+    session.flush()
+    store_next_sessions(session, now_utc, [activity.id])
     return len(sessions)
 
 

@@ -1,5 +1,5 @@
 """Commands: `flask --app finder setup | db-upgrade | demo-load | occurrences-refresh |
-outbox-send | bench`."""
+next-sessions | outbox-send | freshness-check | requests-tick | bench`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import activities, db, demo, freshness, notify
+from . import activities, db, demo, freshness, notify, search
 from .web.common import now_utc
 
 
@@ -83,6 +83,19 @@ def _refresh() -> int:
 def occurrences_refresh_command() -> None:
     """Materialise every published activity's sessions for the coming weeks (run nightly)."""
     _refresh()
+
+
+@click.command("next-sessions")
+@with_appcontext
+def next_sessions_command() -> None:
+    """Every 15 minutes: store the next session of activities whose stored one has ended, so
+    that search reads it from the activity (it looks it up among the sessions until then)."""
+    with _database().session() as session, session.begin():
+        if not db.only_one(session, "next-sessions"):
+            _busy("next-sessions")
+            return
+        done = search.store_next_sessions(session, now_utc())
+    click.echo(f"stored the next session of {done} activit{'y' if done == 1 else 'ies'}")
 
 
 @click.command("outbox-send")
@@ -182,6 +195,7 @@ def init_app(app: Flask) -> None:
         demo_load_command,
         setup_command,
         occurrences_refresh_command,
+        next_sessions_command,
         outbox_send_command,
         freshness_check_command,
         requests_tick_command,

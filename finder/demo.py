@@ -270,6 +270,7 @@ def generate_synthetic(
         words = " ".join(rnd.sample(_WORDS, 3))
         title = f"{words.capitalize()} {n}"
         activity_id = next_id + n
+        first = expanded[key][0] if expanded[key] else (None, None)
         batch.append(
             {
                 "id": activity_id,
@@ -302,6 +303,9 @@ def generate_synthetic(
                 "created_at": now_utc,
                 "updated_at": now_utc,
                 "search_text": " " + fold(f"{title} {words} {entry.municipality_nl}") + " ",
+                "next_starts_at": first[0],
+                "next_ends_at": first[1],
+                "next_checked_at": now_utc,
             }
         )
         occ_batch.extend(

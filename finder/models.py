@@ -105,6 +105,13 @@ class Activity(Base):
     # When the "still correct?" mail went out for the current confirmation (None: not yet).
     confirm_requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     search_text: Mapped[str] = mapped_column(Text, default="")  # folded title, summary, place …
+    # The first session (not cancelled) that had not ended at `next_checked_at`, kept by
+    # `search.store_next_sessions` so that search need not look it up among the sessions of
+    # every match. A change to the sessions sets `next_checked_at` back to NULL: search then
+    # looks it up again, until the next store.
+    next_starts_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_ends_at: Mapped[datetime | None] = mapped_column(DateTime)
+    next_checked_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     updated_at: Mapped[datetime] = mapped_column(DateTime)
 

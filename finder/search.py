@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import String, and_, case, event, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from . import schedule, taxonomy
@@ -84,14 +84,86 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _in_window(start: datetime, end: datetime) -> tuple[Any, ...]:
+def _in_window(start: datetime, end: datetime | None = None) -> tuple[Any, ...]:
     """A session still to come in the window [start, end): not ended, not cancelled."""
     return (
         Occurrence.starts_at > start - LONGEST_SESSION,  # skip the activity's history
-        Occurrence.starts_at < end,
+        *([Occurrence.starts_at < end] if end is not None else []),
         Occurrence.ends_at > start,
         Occurrence.cancelled.is_(False),
     )
+
+
+def _first_of(column: Any, start: datetime, end: datetime | None = None) -> Any:
+    """`column` of the activity's first session to come in the window, for a correlated query."""
+    return (
+        select(column)
+        .where(Occurrence.activity_id == Activity.id, *_in_window(start, end))
+        .order_by(Occurrence.starts_at, Occurrence.ends_at.desc())
+        .limit(1)
+        .correlate(Activity)
+        .scalar_subquery()
+    )
+
+
+def store_next_sessions(session: Session, now_utc: datetime, ids: list[int] | None = None) -> int:
+    """Write on each activity its next session as of `now_utc` (`Activity.next_starts_at`).
+
+    For the activities given, or else for those whose stored session has ended or was never
+    worked out (the scheduled `next-sessions` command). Returns the number of activities written.
+    """
+    stmt = update(Activity).values(
+        next_starts_at=_first_of(Occurrence.starts_at, now_utc),
+        next_ends_at=_first_of(Occurrence.ends_at, now_utc),
+        next_checked_at=now_utc,
+    )
+    if ids is not None:
+        stmt = stmt.where(Activity.id.in_(ids))
+    else:
+        stmt = stmt.where(
+            or_(
+                Activity.next_checked_at.is_(None),
+                Activity.next_checked_at > now_utc,
+                Activity.next_ends_at <= now_utc,
+            )
+        )
+    result = session.execute(stmt.execution_options(synchronize_session=False))
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@event.listens_for(Session, "before_flush")
+def _forget_next_on_change(session: Session, _context: Any, _instances: Any) -> None:
+    """A session added, changed or deleted through the ORM: the activity's stored next session
+    may be wrong now, so search looks it up among the sessions until it is stored again."""
+    ids = {
+        obj.activity_id if obj.activity_id is not None else obj.activity.id
+        for obj in session.new | session.dirty | session.deleted
+        if isinstance(obj, Occurrence) and (obj.activity_id is not None or obj.activity is not None)
+    } - {None}
+    if ids:
+        with session.no_autoflush:
+            session.execute(
+                update(Activity)
+                .where(Activity.id.in_(ids))
+                .values(next_checked_at=None)
+                .execution_options(synchronize_session=False)
+            )
+
+
+def _next_start(start: datetime, end: datetime) -> Any:
+    """The start of an activity's next session in the window, or NULL.
+
+    The stored next session answers when it was worked out before the window opened and has
+    not ended when it opens: no session can come before it then. Otherwise (it has ended, a
+    session changed since, or the window opens later, as "this weekend" on a Monday) the
+    sessions are looked up, for that activity alone.
+    """
+    stored_holds = and_(
+        Activity.next_checked_at <= start,
+        or_(Activity.next_ends_at.is_(None), Activity.next_ends_at > start),
+    )
+    stored = case((Activity.next_starts_at < end, Activity.next_starts_at), else_=None)
+    return case((stored_holds, stored), else_=_first_of(Occurrence.starts_at, start, end))
 
 
 def _first_sessions(ids: list[int], window: Window) -> Any:
@@ -129,14 +201,7 @@ def _ranked(
     min_lat, max_lat, min_lon, max_lon = bounding_box(lat0, lon0, radius_km)
     # The next session's start as the database stores it: parsing thousands of SQLite date
     # strings would cost more than the query, and ISO strings sort like the dates they are.
-    next_start = (
-        select(Occurrence.starts_at)
-        .where(Occurrence.activity_id == Activity.id, *_in_window(start, end))
-        .order_by(Occurrence.starts_at)
-        .limit(1)
-        .correlate(Activity)
-        .scalar_subquery()
-    )
+    next_start = _next_start(start, end)
     kx = math.cos(math.radians(lat0))
     dlat, dlon = Activity.lat - lat0, (Activity.lon - lon0) * kx
     r_deg = radius_km / KM_PER_DEGREE_LAT

@@ -75,6 +75,33 @@ def test_requests_tick_erases_what_is_due_and_can_run_again(tmp_path: Path) -> N
         assert kept.family_name is None and kept.purged_at == NOW
 
 
+def test_next_sessions_stores_what_has_ended_and_can_run_again(tmp_path: Path) -> None:
+    """The 15-minute command: an activity whose stored next session is over gets the one after
+    it; a second run finds nothing to do."""
+    from datetime import datetime, timedelta
+
+    from . import factories as f
+
+    later = NOW + timedelta(hours=8)  # Wednesday's 13:00–15:00 session is over by then
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'n.sqlite'}", "NOW": later})
+    assert app.test_cli_runner().invoke(args=["db-upgrade"]).exit_code == 0
+    database = app.extensions["meegaan_db"]
+    with database.session() as s:
+        a = f.activity(s)  # sessions stored as of NOW
+        f.activity(s, rrule="FREQ=WEEKLY;BYDAY=SA")
+        s.commit()
+        activity_id = a.id
+    first = app.test_cli_runner().invoke(args=["next-sessions"])
+    assert first.exit_code == 0, first.output
+    assert "stored the next session of 1 activity" in first.output
+    second = app.test_cli_runner().invoke(args=["next-sessions"])
+    assert "stored the next session of 0 activities" in second.output
+    with database.session() as s:
+        a = s.get(Activity, activity_id)
+        assert a is not None
+        assert (a.next_starts_at, a.next_checked_at) == (datetime(2026, 12, 9, 13, 0), later)
+
+
 def test_scheduled_commands_run_on_one_machine_at_a_time_on_postgresql() -> None:
     """Two machines start the nightly job together: the second one sees the lock and skips."""
     from finder.db import Database, only_one, scratch_postgres_database
@@ -91,3 +118,70 @@ def test_scheduled_commands_run_on_one_machine_at_a_time_on_postgresql() -> None
             assert only_one(second, "occurrences-refresh")
             second.commit()
         database.engine.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0009_stores_the_next_session_of_existing_activities(
+    tmp_path: Path, backend: str
+) -> None:
+    """A database from before the stored next session: the upgrade works it out for every
+    activity (a cancelled session and past ones are skipped)."""
+    from contextlib import nullcontext
+    from datetime import UTC, datetime, timedelta
+
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from finder.db import alembic_config, scratch_postgres_database, upgrade
+
+    from .conftest import POSTGRES_URL
+
+    scratch = (
+        scratch_postgres_database(POSTGRES_URL, "meegaan_mig")
+        if backend == "postgresql"
+        else nullcontext(f"sqlite:///{tmp_path / 'm.sqlite'}")
+    )
+    now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    with scratch as url:
+        command.upgrade(alembic_config(url), "0008")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organisation (id, name, kind, verified, created_at)"
+                    " VALUES (1, 'O', 'other', true, :now)"
+                ),
+                {"now": now},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO activity (id, organisation_id, category, original_locale, title,"
+                    " summary, description, welcome_instructions, street, postcode, municipality,"
+                    " lat, lon, location_precision, dtstart_local, duration_minutes, exdates,"
+                    " cost_type, cost_note, tags_mask, languages, professional_contact,"
+                    " referral_capacity, status, search_text, created_at, updated_at,"
+                    " skip_school_holidays)"
+                    " VALUES (1, 1, 'coffee_chat', 'nl', 'A', '', '', '', '', '9000', 'Gent',"
+                    " 51.05, 3.72, 'exact', :now, 120, '', 'free', '', 0, ',nl,', '', 2,"
+                    " 'published', ' a ', :now, :now, false)"
+                ),
+                {"now": now},
+            )
+            for days, cancelled in [(-3, False), (1, True), (2, False), (9, False)]:
+                start = now + timedelta(days=days)
+                conn.execute(
+                    text(
+                        "INSERT INTO occurrence (activity_id, starts_at, ends_at, cancelled)"
+                        " VALUES (1, :s, :e, :c)"
+                    ),
+                    {"s": start, "e": start + timedelta(hours=2), "c": cancelled},
+                )
+        upgrade(url)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT next_starts_at, next_ends_at, next_checked_at FROM activity")
+            ).one()
+        engine.dispose()
+    stored = [datetime.fromisoformat(str(v)) for v in row]
+    assert stored[:2] == [now + timedelta(days=2), now + timedelta(days=2, hours=2)]
+    assert now <= stored[2] < now + timedelta(minutes=5)

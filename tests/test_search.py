@@ -196,3 +196,126 @@ def test_a_long_history_and_a_session_under_way(db: Session) -> None:
     pins = map_pins(db, result.matches, result.window, "nl")
     assert pins[0].next_session is not None
     assert pins[0].next_session.starts_at == NOW - timedelta(hours=3)
+
+
+def _sessions_stored_as_of(db: Session, when: datetime | None) -> None:
+    """Store every activity's next session as of `when`, or forget it (None)."""
+    from sqlalchemy import select, update
+
+    from finder.models import Activity
+    from finder.search import store_next_sessions
+
+    if when is None:
+        db.execute(update(Activity).values(next_checked_at=None))
+    else:
+        store_next_sessions(db, when, list(db.scalars(select(Activity.id))))
+
+
+def test_the_stored_next_session_gives_what_the_sessions_give(db: Session) -> None:
+    """Search reads an activity's next session from the activity when it can. For every window
+    and every moment (before the store, just after, when the stored session has ended, days
+    later) it finds exactly what looking the sessions up finds."""
+    from datetime import timedelta
+
+    from finder.models import Occurrence
+
+    f.activity(db, title="Wednesday")  # 13:00–15:00 UTC today
+    saturday = f.activity(db, title="Saturday", rrule="FREQ=WEEKLY;BYDAY=SA", offset_km=(0.3, 0))
+    early = NOW - timedelta(hours=3)  # over at NOW, under way two hours before
+    db.add(Occurrence(activity_id=saturday.id, starts_at=early, ends_at=NOW - timedelta(hours=1)))
+    f.activity(db, title="Once", rrule=None, first=datetime(2026, 12, 5, 10), offset_km=(0.6, 0))
+    f.activity(db, title="Monthly", rrule="FREQ=MONTHLY;BYDAY=-1MO", offset_km=(0.9, 0))
+    cancelled = f.activity(db, title="First cancelled", offset_km=(1.2, 0))
+    cancelled.occurrences[0].cancelled = True
+    running = f.activity(db, title="Under way", rrule=None, first=datetime(2026, 11, 20, 9))
+    db.add(Occurrence(activity_id=running.id, starts_at=NOW, ends_at=NOW + timedelta(hours=9)))
+    db.flush()
+    moments = [NOW - timedelta(hours=2), NOW, NOW + timedelta(hours=6), NOW + timedelta(days=3)]
+    for moment in moments:
+        for when in ("any", "today", "week", "weekend"):
+            for order in ("soonest", "nearest"):
+                query = SearchQuery(
+                    place=gazetteer().resolve("9000"), when=when, order=order, radius_km=50
+                )
+                _sessions_stored_as_of(db, None)
+                looked_up = search(db, query, moment, SETTINGS)
+                _sessions_stored_as_of(db, NOW)
+                stored = search(db, query, moment, SETTINGS)
+                assert (stored.count, stored.matches) == (looked_up.count, looked_up.matches), (
+                    moment,
+                    when,
+                    order,
+                )
+    assert looked_up.count > 0  # the comparisons were not all empty
+
+
+def test_search_reads_the_stored_next_session(db: Session) -> None:
+    """Proof that the stored session is what search uses: a stored value it could not have
+    found among the sessions comes back as the match's next session."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from finder.models import Activity
+
+    a = f.activity(db, title="Wednesday")
+    planted = datetime(2026, 12, 3, 17, 0)
+    db.execute(
+        update(Activity)
+        .where(Activity.id == a.id)
+        .values(
+            next_starts_at=planted,
+            next_ends_at=planted + timedelta(hours=1),
+            next_checked_at=NOW - timedelta(hours=1),
+        )
+    )
+    (match,) = run(db).matches
+    assert str(match[2]).startswith("2026-12-03 17:00")
+    db.execute(update(Activity).values(next_checked_at=None))  # forgotten: looked up again
+    (match,) = run(db).matches
+    assert str(match[2]).startswith("2026-12-02 13:00")
+
+
+def test_the_stored_next_session_follows_every_change_to_the_sessions(db: Session) -> None:
+    """Refreshing the sessions stores the next one; a session changed any other way makes
+    the activity forget it (search looks it up) until `store_next_sessions` runs again, which
+    then rewrites only what is forgotten or over."""
+    from datetime import timedelta
+
+    from finder.models import Activity, Occurrence
+    from finder.search import store_next_sessions
+
+    a = f.activity(db, title="Wednesday")
+    b = f.activity(db, title="Saturday", rrule="FREQ=WEEKLY;BYDAY=SA")
+    db.refresh(a)
+    assert (a.next_starts_at, a.next_ends_at, a.next_checked_at) == (
+        datetime(2026, 12, 2, 13, 0),
+        datetime(2026, 12, 2, 15, 0),
+        NOW,
+    )
+    a.occurrences[0].cancelled = True
+    db.flush()
+    db.refresh(a)
+    assert a.next_checked_at is None
+    db.add(Occurrence(activity_id=b.id, starts_at=NOW, ends_at=NOW + timedelta(hours=1)))
+    db.flush()
+    db.refresh(b)
+    assert b.next_checked_at is None
+    assert store_next_sessions(db, NOW) == 2
+    db.refresh(a)
+    db.refresh(b)
+    assert a.next_starts_at == datetime(2026, 12, 9, 13, 0)
+    assert b.next_starts_at == NOW
+    assert store_next_sessions(db, NOW) == 0  # nothing over, nothing forgotten
+    # Once b's session is over, only b is written again.
+    assert store_next_sessions(db, NOW + timedelta(hours=2)) == 1
+    db.refresh(b)
+    assert b.next_starts_at == datetime(2026, 12, 5, 13, 0)
+    # An activity taken off the site keeps no next session.
+    a.status = "paused"
+    from finder.activities import refresh_occurrences
+
+    refresh_occurrences(db, a, NOW, 8)
+    db.refresh(a)
+    assert a.next_starts_at is None and a.next_checked_at == NOW
+    assert db.get(Activity, a.id) is a
