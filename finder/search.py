@@ -9,9 +9,24 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import String, and_, case, event, func, or_, select, type_coerce, update
+from sqlalchemy import (
+    DateTime,
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    event,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session, aliased, joinedload
 
 from . import schedule, taxonomy
@@ -84,21 +99,25 @@ def _escape_like(term: str) -> str:
     return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _in_window(start: datetime, end: datetime | None = None) -> tuple[Any, ...]:
-    """A session still to come in the window [start, end): not ended, not cancelled."""
+def _in_window(start: Any, end: Any = None, since: Any = None) -> tuple[Any, ...]:
+    """A session still to come in the window [start, end): not ended, not cancelled.
+
+    `since` is `start - LONGEST_SESSION`, given apart when `start` is a bound parameter.
+    """
     return (
-        Occurrence.starts_at > start - LONGEST_SESSION,  # skip the activity's history
+        # skip the activity's history
+        Occurrence.starts_at > (start - LONGEST_SESSION if since is None else since),
         *([Occurrence.starts_at < end] if end is not None else []),
         Occurrence.ends_at > start,
         Occurrence.cancelled.is_(False),
     )
 
 
-def _first_of(column: Any, start: datetime, end: datetime | None = None) -> Any:
+def _first_of(column: Any, start: Any, end: Any = None, since: Any = None) -> Any:
     """`column` of the activity's first session to come in the window, for a correlated query."""
     return (
         select(column)
-        .where(Occurrence.activity_id == Activity.id, *_in_window(start, end))
+        .where(Occurrence.activity_id == Activity.id, *_in_window(start, end, since))
         .order_by(Occurrence.starts_at, Occurrence.ends_at.desc())
         .limit(1)
         .correlate(Activity)
@@ -150,7 +169,7 @@ def _forget_next_on_change(session: Session, _context: Any, _instances: Any) -> 
             )
 
 
-def _next_start(start: datetime, end: datetime) -> Any:
+def _next_start(start: Any, end: Any, since: Any) -> Any:
     """The start of an activity's next session in the window, or NULL.
 
     The stored next session answers when it was worked out before the window opened and has
@@ -163,22 +182,66 @@ def _next_start(start: datetime, end: datetime) -> Any:
         or_(Activity.next_ends_at.is_(None), Activity.next_ends_at > start),
     )
     stored = case((Activity.next_starts_at < end, Activity.next_starts_at), else_=None)
-    return case((stored_holds, stored), else_=_first_of(Occurrence.starts_at, start, end))
+    return case((stored_holds, stored), else_=_first_of(Occurrence.starts_at, start, end, since))
 
 
-def _first_sessions(ids: list[int], window: Window) -> Any:
-    """Each activity's sessions to come in the window, numbered from its next (`rank`)."""
-    ranked = (
-        select(
-            Occurrence,
-            func.row_number()
-            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
-            .label("rank"),
-        )
-        .where(Occurrence.activity_id.in_(ids), *_in_window(window.start, window.end))
-        .subquery()
+# What a search's SQL depends on besides its values: one statement is built per shape and kept
+# (building it took longer than running it on a city's worth of activities); the values go in
+# as bound parameters.
+Shape = tuple[str, bool, bool, bool, int]  # order, category, tags, language, number of words
+
+
+def _param(name: str, type_: Any) -> Any:
+    return bindparam(name, type_=type_)
+
+
+@lru_cache(maxsize=256)
+def _ranked_statement(shape: Shape) -> Any:
+    order_by, category, tags, lang_spoken, words = shape
+    lat0, lon0, kx = _param("lat0", Float()), _param("lon0", Float()), _param("kx", Float())
+    start, end = _param("start", DateTime()), _param("end", DateTime())
+    # The next session's start as the database stores it: parsing thousands of SQLite date
+    # strings would cost more than the query, and ISO strings sort like the dates they are.
+    next_start = _next_start(start, end, _param("since", DateTime()))
+    dlat, dlon = Activity.lat - lat0, (Activity.lon - lon0) * kx
+    stmt = select(
+        Activity.id,
+        Activity.lat,
+        Activity.lon,
+        type_coerce(next_start, String).label("next"),
+        (dlat * dlat + dlon * dlon).label("dist2"),
+    ).where(
+        Activity.status == "published",
+        Activity.lat.between(_param("min_lat", Float()), _param("max_lat", Float())),
+        Activity.lon.between(_param("min_lon", Float()), _param("max_lon", Float())),
+        dlat * dlat + dlon * dlon <= _param("r2", Float()),
     )
-    return ranked, aliased(Occurrence, ranked)
+    if category:
+        stmt = stmt.where(Activity.category == _param("category", String()))
+    if tags:
+        mask = _param("mask", Integer())
+        stmt = stmt.where(Activity.tags_mask.op("&")(mask) == mask)
+    if lang_spoken:
+        stmt = stmt.where(Activity.languages.like(_param("lang", String()), escape="\\"))
+    for i in range(words):
+        stmt = stmt.where(Activity.search_text.like(_param(f"word{i}", String()), escape="\\"))
+    # OFFSET 0 keeps the database from copying the "next session" lookup into every place
+    # the outer query names it: it runs once per match.
+    matches = stmt.offset(0).subquery()
+    ranked_rows = select(
+        matches.c.id,
+        matches.c.lat,
+        matches.c.lon,
+        matches.c.next,
+        func.count(matches.c.next).over().label("total"),  # matches with a session to come
+    )
+    no_session = matches.c.next.is_(None)  # these come last, and are dropped below
+    order = (
+        (no_session, matches.c.dist2, matches.c.next, matches.c.id)
+        if order_by == "nearest"
+        else (no_session, matches.c.next, matches.c.dist2, matches.c.id)
+    )
+    return ranked_rows.order_by(*order).limit(_param("limit", Integer()))
 
 
 def _ranked(
@@ -199,53 +262,34 @@ def _ranked(
     """
     lat0, lon0 = query.place.lat, query.place.lon
     min_lat, max_lat, min_lon, max_lon = bounding_box(lat0, lon0, radius_km)
-    # The next session's start as the database stores it: parsing thousands of SQLite date
-    # strings would cost more than the query, and ISO strings sort like the dates they are.
-    next_start = _next_start(start, end)
-    kx = math.cos(math.radians(lat0))
-    dlat, dlon = Activity.lat - lat0, (Activity.lon - lon0) * kx
+    words = fold(query.q).split() if query.q else []
     r_deg = radius_km / KM_PER_DEGREE_LAT
-    stmt = select(
-        Activity.id,
-        Activity.lat,
-        Activity.lon,
-        type_coerce(next_start, String).label("next"),
-        (dlat * dlat + dlon * dlon).label("dist2"),
-    ).where(
-        Activity.status == "published",
-        Activity.lat.between(min_lat, max_lat),
-        Activity.lon.between(min_lon, max_lon),
-        dlat * dlat + dlon * dlon <= r_deg * r_deg,
+    params: dict[str, Any] = {
+        "lat0": lat0,
+        "lon0": lon0,
+        "kx": math.cos(math.radians(lat0)),
+        "start": start,
+        "end": end,
+        "since": start - LONGEST_SESSION,
+        "min_lat": min_lat,
+        "max_lat": max_lat,
+        "min_lon": min_lon,
+        "max_lon": max_lon,
+        "r2": r_deg * r_deg,
+        "category": query.category,
+        "mask": taxonomy.tags_to_mask(query.tags),
+        "lang": f"%,{_escape_like(query.lang_spoken or '')},%",
+        "limit": limit,
+    }
+    params.update((f"word{i}", f"%{_escape_like(w)}%") for i, w in enumerate(words))
+    shape = (
+        query.order,
+        bool(query.category),
+        bool(query.tags),
+        bool(query.lang_spoken),
+        len(words),
     )
-    if query.category:
-        stmt = stmt.where(Activity.category == query.category)
-    if query.tags:
-        mask = taxonomy.tags_to_mask(query.tags)
-        stmt = stmt.where(Activity.tags_mask.op("&")(mask) == mask)
-    if query.lang_spoken:
-        stmt = stmt.where(
-            Activity.languages.like(f"%,{_escape_like(query.lang_spoken)},%", escape="\\")
-        )
-    if query.q:
-        for term in fold(query.q).split():
-            stmt = stmt.where(Activity.search_text.like(f"%{_escape_like(term)}%", escape="\\"))
-    # OFFSET 0 keeps the database from copying the "next session" lookup into every place
-    # the outer query names it: it runs once per match.
-    matches = stmt.offset(0).subquery()
-    ranked_rows = select(
-        matches.c.id,
-        matches.c.lat,
-        matches.c.lon,
-        matches.c.next,
-        func.count(matches.c.next).over().label("total"),  # matches with a session to come
-    )
-    no_session = matches.c.next.is_(None)  # these come last, and are dropped below
-    order = (
-        (no_session, matches.c.dist2, matches.c.next, matches.c.id)
-        if query.order == "nearest"
-        else (no_session, matches.c.next, matches.c.dist2, matches.c.id)
-    )
-    rows = session.execute(ranked_rows.order_by(*order).limit(limit)).all()
+    rows = session.execute(_ranked_statement(shape), params).all()
     if not rows:
         return 0, []
     ranked = [(r.id, distance_km(lat0, lon0, r.lat, r.lon), r.next) for r in rows if r.next]
@@ -275,6 +319,44 @@ def search(
     return SearchResult(query, hits, count, radius, widened, found, window)
 
 
+def _window_params(window: Window) -> dict[str, Any]:
+    return {"start": window.start, "end": window.end, "since": window.start - LONGEST_SESSION}
+
+
+@lru_cache(maxsize=1)
+def _hits_statements() -> tuple[Any, Any]:
+    """The page's activities, with organisation and translations in the same round trip, and
+    each one's first few sessions in the window."""
+    ids: Any = bindparam("ids", expanding=True)
+    activities = (
+        select(Activity)
+        .where(Activity.id.in_(ids))
+        .options(joinedload(Activity.organisation), joinedload(Activity.translations))
+    )
+    numbered = (
+        select(
+            Occurrence,
+            func.row_number()
+            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
+            .label("rank"),
+        )
+        .where(
+            Occurrence.activity_id.in_(ids),
+            *_in_window(
+                _param("start", DateTime()), _param("end", DateTime()), _param("since", DateTime())
+            ),
+        )
+        .subquery()
+    )
+    occ = aliased(Occurrence, numbered)
+    sessions = (
+        select(occ)
+        .where(numbered.c.rank <= _param("per_result", Integer()))
+        .order_by(occ.starts_at)
+    )
+    return activities, sessions
+
+
 def load_hits(
     session: Session, rows: list[Match], window: Window, next_per_result: int
 ) -> list[Hit]:
@@ -282,20 +364,11 @@ def load_hits(
     if not rows:
         return []
     ids = [r[0] for r in rows]
-    activities = {
-        a.id: a
-        for a in session.scalars(
-            select(Activity)
-            .where(Activity.id.in_(ids))
-            # organisation and translations in the same query: one round trip
-            .options(joinedload(Activity.organisation), joinedload(Activity.translations))
-        ).unique()
-    }
-    ranked, occ = _first_sessions(ids, window)
+    activities_stmt, sessions_stmt = _hits_statements()
+    activities = {a.id: a for a in session.scalars(activities_stmt, {"ids": ids}).unique()}
     sessions: dict[int, list[Occurrence]] = {i: [] for i in ids}
-    for o in session.scalars(
-        select(occ).where(ranked.c.rank <= next_per_result).order_by(occ.starts_at)
-    ):
+    params = {"ids": ids, "per_result": next_per_result, **_window_params(window)}
+    for o in session.scalars(sessions_stmt, params):
         sessions[o.activity_id].append(o)
     return [Hit(activities[i], d, sessions[i]) for i, d, _ in rows if i in activities]
 
@@ -313,15 +386,11 @@ class Pin:
     next_session: schedule.Session | None
 
 
-def map_pins(session: Session, matches: list[Match], window: Window, locale: str) -> list[Pin]:
-    """The map's pins for some matches, in their order: two plain queries, whatever the number
-    (a city map has up to 200 pins; loading 200 activities with their relations took longer
-    than the search itself)."""
-    if not matches:
-        return []
-    ids = [m[0] for m in matches]
+@lru_cache(maxsize=1)
+def _pins_statements() -> tuple[Any, Any]:
+    ids: Any = bindparam("ids", expanding=True)
     translated = aliased(ActivityTranslation)
-    rows = session.execute(
+    places = (
         select(
             Activity.id,
             Activity.title,
@@ -331,16 +400,49 @@ def map_pins(session: Session, matches: list[Match], window: Window, locale: str
             translated.title.label("translated"),
         )
         .outerjoin(
-            translated, (translated.activity_id == Activity.id) & (translated.locale == locale)
+            translated,
+            (translated.activity_id == Activity.id)
+            & (translated.locale == _param("locale", String())),
         )
         .where(Activity.id.in_(ids))
-    ).all()
-    ranked, occ = _first_sessions(ids, window)
+    )
+    # Each activity's first session in the window (the stored one cannot be used: the window
+    # may open later than it was stored).
+    numbered = (
+        select(
+            Occurrence.activity_id,
+            Occurrence.starts_at,
+            Occurrence.ends_at,
+            func.row_number()
+            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
+            .label("rank"),
+        )
+        .where(
+            Occurrence.activity_id.in_(ids),
+            *_in_window(
+                _param("start", DateTime()), _param("end", DateTime()), _param("since", DateTime())
+            ),
+        )
+        .subquery()
+    )
+    firsts = select(numbered.c.activity_id, numbered.c.starts_at, numbered.c.ends_at).where(
+        numbered.c.rank == 1
+    )
+    return places, firsts
+
+
+def map_pins(session: Session, matches: list[Match], window: Window, locale: str) -> list[Pin]:
+    """The map's pins for some matches, in their order: two plain queries, whatever the number
+    (a city map has up to 200 pins; loading 200 activities with their relations took longer
+    than the search itself)."""
+    if not matches:
+        return []
+    ids = [m[0] for m in matches]
+    places_stmt, firsts_stmt = _pins_statements()
+    rows = session.execute(places_stmt, {"ids": ids, "locale": locale}).all()
     first = {
         r.activity_id: (r.starts_at, r.ends_at)
-        for r in session.execute(
-            select(occ.activity_id, occ.starts_at, occ.ends_at).where(ranked.c.rank == 1)
-        )
+        for r in session.execute(firsts_stmt, {"ids": ids, **_window_params(window)})
     }
     by_id = {r.id: r for r in rows}
     pins = []
