@@ -412,3 +412,30 @@ def test_organiser_text_keeps_line_breaks_and_links_safely(
         "https://buurt.example.be/kalender</a>." in html
     )
     assert "<script>x</script>" not in html and 'href="javascript' not in html
+
+
+@pytest.mark.parametrize("lang", ["nl", "ar"])
+def test_detail_addresses_are_what_url_for_writes(app: Flask, lang: str) -> None:
+    """Detail addresses are made from one `url_for` answer per request and language; for any
+    title, inside or outside, they are what `url_for` itself writes."""
+    from flask import url_for
+
+    from finder.web.present import detail_url, slugify
+
+    titles = [
+        "Koffie & babbel",
+        "لقاء القهوة للأمهات",
+        "Кава / чай? #1 100%",
+        "a/b?c=d#e 'x' \"y\" <z>",
+        "🍵 ☕",
+        "",
+        "Ça va — Café",
+    ]
+    with app.test_request_context(f"/activities?lang={lang}", base_url="https://meegaan.example"):
+        for external in (False, True):
+            for i, title in enumerate(titles, start=1):
+                expected = url_for(
+                    "public.detail", activity_id=i, slug=slugify(title), _external=external
+                )
+                assert detail_url(i, title, external) == expected
+            assert f"lang={lang}" in detail_url(1, "x", external)

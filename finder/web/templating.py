@@ -16,9 +16,10 @@ from markupsafe import Markup, escape
 
 from .. import taxonomy
 from ..accounts import ROLE_LABELS
+from ..freshness import is_stale
 from ..text import fold
 from . import i18n
-from .common import LANG_COOKIE, lang_cookie, locale_code
+from .common import LANG_COOKIE, freshness_settings, lang_cookie, locale_code, now_utc
 from .i18n import gettext as _
 from .present import (
     activity_url,
@@ -141,16 +142,12 @@ def linkify(text: str | None) -> Markup:
 
 def stale(activity: Any) -> bool:
     """Not confirmed recently: families are told on the card and the detail page."""
-    from ..freshness import is_stale
-    from .common import freshness_settings, now_utc
-
     return is_stale(activity, now_utc(), freshness_settings())
 
 
 _ICON = Markup(
     '<svg class="%s" aria-hidden="true" focusable="false"><use href="%s#%s"></use></svg>'
 )
-_CHIP = Markup('<span class="chip">%s<span>%s</span></span>')
 
 
 def icon(name: str, cls: str = "icon") -> Markup:
@@ -165,7 +162,56 @@ def icon(name: str, cls: str = "icon") -> Markup:
 
 
 def label_icon(name: str, text: str) -> Markup:
-    return _CHIP % (icon(name), text)
+    # Concatenation, not `Markup % …`: a third of the time, and a card has 15 of these.
+    return Markup(f'<span class="chip">{icon(name)}<span>{escape(text)}</span></span>')
+
+
+# The chips after cost, drinks, accompaniment and walk-in, in this order.
+_LATER_TAGS = tuple(
+    taxonomy.TAG_BY_SLUG[slug]
+    for slug in (
+        "children",
+        "play_corner",
+        "babies",
+        "women_only",
+        "open_to_all",
+        "wheelchair",
+        "public_transport",
+    )
+)
+
+
+def fact_chips(activity: Any) -> list[Markup]:
+    """The facts a family decides on, each an icon with words, in a fixed order: a warning
+    when the listing is old, cost, social tariff, free drinks, who comes along, walk in or
+    register, children and access, languages. (Made here, not by macros: a card's 15 chips
+    took 0.3 ms as macros, a results page has 20 cards.)"""
+    tags = set(taxonomy.mask_to_tags(activity.tags_mask))
+    chips = []
+    if stale(activity):
+        warning = escape(_("Not confirmed recently: check with the organiser"))
+        chips.append(
+            Markup(f'<span class="chip warn">{icon("warning")}<span>{warning}</span></span>')
+        )
+    cost_icon = activity.cost_type if activity.cost_type != "amount" else "euro"
+    chips.append(label_icon(cost_icon, cost_words(activity)))
+    if "social_tariff" in tags:
+        chips.append(label_icon("social_tariff", _("Social tariff (UiTPAS)")))
+    if "free_drinks" in tags:
+        chips.append(label_icon("free_drinks", _("Free drinks")))
+    for tag in taxonomy.ACCOMPANIMENT_TAGS:
+        if tag.slug in tags:
+            chips.append(label_icon(tag.icon, _(tag.label)))
+    if "walk_in" in tags:
+        chips.append(label_icon("walk_in", _("Walk in, no need to register")))
+    elif "register" in tags:
+        chips.append(label_icon("register", _("Register first")))
+    for tag in _LATER_TAGS:
+        if tag.slug in tags:
+            chips.append(label_icon(tag.icon, _(tag.label)))
+    spoken = ", ".join(language_name(code) for code in activity.language_codes)
+    chips.append(label_icon("language", _("Spoken: %(languages)s", languages=spoken)))
+    return chips
 
 
 def has_error(errors: list[Any], field: str) -> bool:
@@ -180,6 +226,7 @@ def init_app(app: Flask) -> None:
     env.globals.update(
         icon=icon,
         label_icon=label_icon,
+        fact_chips=fact_chips,
         asset_url=asset_url,
         taxonomy=taxonomy,
         locale_code=locale_code,
