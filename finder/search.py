@@ -383,20 +383,21 @@ class Pin:
     lat: float
     lon: float
     distance_km: float
-    next_session: schedule.Session | None
+    next_session: schedule.Session
 
 
 @lru_cache(maxsize=1)
-def _pins_statements() -> tuple[Any, Any]:
+def _pins_statement() -> Any:
     ids: Any = bindparam("ids", expanding=True)
     translated = aliased(ActivityTranslation)
-    places = (
+    return (
         select(
             Activity.id,
             Activity.title,
             Activity.original_locale,
             Activity.lat,
             Activity.lon,
+            Activity.duration_minutes,
             translated.title.label("translated"),
         )
         .outerjoin(
@@ -406,52 +407,32 @@ def _pins_statements() -> tuple[Any, Any]:
         )
         .where(Activity.id.in_(ids))
     )
-    # Each activity's first session in the window (the stored one cannot be used: the window
-    # may open later than it was stored).
-    numbered = (
-        select(
-            Occurrence.activity_id,
-            Occurrence.starts_at,
-            Occurrence.ends_at,
-            func.row_number()
-            .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
-            .label("rank"),
-        )
-        .where(
-            Occurrence.activity_id.in_(ids),
-            *_in_window(
-                _param("start", DateTime()), _param("end", DateTime()), _param("since", DateTime())
-            ),
-        )
-        .subquery()
-    )
-    firsts = select(numbered.c.activity_id, numbered.c.starts_at, numbered.c.ends_at).where(
-        numbered.c.rank == 1
-    )
-    return places, firsts
 
 
-def map_pins(session: Session, matches: list[Match], window: Window, locale: str) -> list[Pin]:
-    """The map's pins for some matches, in their order: two plain queries, whatever the number
-    (a city map has up to 200 pins; loading 200 activities with their relations took longer
-    than the search itself)."""
+def _as_datetime(value: Any) -> datetime:
+    """A start as the search returns it: text on SQLite, a datetime on PostgreSQL."""
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
+    """The map's pins for some matches, in their order, from one plain query whatever the
+    number (a city map has up to 200 pins; loading 200 activities with their relations took
+    longer than the search itself). The next session is the match's own; it ends when the
+    schedule says, as `schedule.expand` made it."""
     if not matches:
         return []
-    ids = [m[0] for m in matches]
-    places_stmt, firsts_stmt = _pins_statements()
-    rows = session.execute(places_stmt, {"ids": ids, "locale": locale}).all()
-    first = {
-        r.activity_id: (r.starts_at, r.ends_at)
-        for r in session.execute(firsts_stmt, {"ids": ids, **_window_params(window)})
-    }
+    rows = session.execute(
+        _pins_statement(), {"ids": [m[0] for m in matches], "locale": locale}
+    ).all()
     by_id = {r.id: r for r in rows}
     pins = []
-    for activity_id, distance, _next in matches:
+    for activity_id, distance, next_start in matches:
         r = by_id.get(activity_id)
         if r is None:
             continue
         own = r.original_locale == locale or not r.translated
-        span = first.get(activity_id)
+        start = _as_datetime(next_start)
+        local_end = schedule.to_local(start) + timedelta(minutes=r.duration_minutes)
         pins.append(
             Pin(
                 activity_id,
@@ -460,7 +441,7 @@ def map_pins(session: Session, matches: list[Match], window: Window, locale: str
                 r.lat,
                 r.lon,
                 distance,
-                schedule.Session(*span) if span else None,
+                schedule.Session(start, schedule.to_utc_naive(local_end)),
             )
         )
     return pins

@@ -153,13 +153,13 @@ def test_map_pins_follow_the_matches_in_the_visitors_language(db: Session) -> No
     f.activity(db, title="Speelhoek", offset_km=(0.5, 0))
     result = run(db)
     for locale, expected in [("ar", "لقاء القهوة"), ("nl", "Koffiemoment"), ("fr", "Koffiemoment")]:
-        pins = map_pins(db, result.matches, result.window, locale)
+        pins = map_pins(db, result.matches, locale)
         assert [p.id for p in pins] == [m[0] for m in result.matches]  # same order
         by_title = {p.original_title: p for p in pins}
         assert by_title["Koffiemoment"].title == expected
         assert by_title["Speelhoek"].title == "Speelhoek"
     hits = {h.activity.id: h for h in result.hits}
-    for pin in map_pins(db, result.matches, result.window, "nl"):
+    for pin in map_pins(db, result.matches, "nl"):
         first = hits[pin.id].next_sessions[0]
         assert pin.next_session is not None
         assert (pin.next_session.starts_at, pin.next_session.ends_at) == (
@@ -167,7 +167,7 @@ def test_map_pins_follow_the_matches_in_the_visitors_language(db: Session) -> No
             first.ends_at,
         )
         assert pin.distance_km == hits[pin.id].distance_km
-    assert map_pins(db, [], result.window, "nl") == []
+    assert map_pins(db, [], "nl") == []
 
 
 def test_a_long_history_and_a_session_under_way(db: Session) -> None:
@@ -193,7 +193,7 @@ def test_a_long_history_and_a_session_under_way(db: Session) -> None:
     hit = next(h for h in result.hits if h.activity.id == a.id)
     assert hit.next_sessions[0].starts_at == NOW - timedelta(hours=3)
     assert result.count == 1
-    pins = map_pins(db, result.matches, result.window, "nl")
+    pins = map_pins(db, result.matches, "nl")
     assert pins[0].next_session is not None
     assert pins[0].next_session.starts_at == NOW - timedelta(hours=3)
 

@@ -97,7 +97,7 @@ def _map_for(result: SearchResult) -> Any:
     wanted = result.matches[: cfg["MAP_MAX_MARKERS"]]
     loaded = {h.activity.id: h for h in result.hits}
     others = [m for m in wanted if m[0] not in loaded]
-    pins = {p.id: p for p in map_pins(db(), others, result.window, locale_code())}
+    pins = {p.id: p for p in map_pins(db(), others, locale_code())}
     points = []
     for activity_id, _km, _next in wanted:
         if activity_id in loaded:
