@@ -165,3 +165,22 @@ def test_an_answer_far_from_the_postcode_is_not_trusted(
     settings, _asked = nominatim
     place = locate(db, "Kerkstraat 5", "9000", settings, NOW)  # the stand-in answers Brussels
     assert place.precision == "postcode"
+
+
+def test_fold_takes_a_shortcut_for_plain_ascii_that_changes_nothing() -> None:
+    """fold() skips decomposition for ASCII text; every ASCII character folds as the full
+    way folds it, and accents still fold away."""
+    import re
+    import unicodedata
+
+    from finder.text import fold
+
+    def the_long_way(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text)
+        stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        return re.sub(r"[^\w]+", " ", stripped.casefold()).replace("_", " ").strip()
+
+    for code in range(128):
+        text = f"Ab{chr(code)}Koffie-Moment_2 "
+        assert fold(text) == the_long_way(text)
+    assert fold("Café Ça VA") == "cafe ca va" == the_long_way("Café Ça VA")

@@ -118,15 +118,34 @@ def _number(value: float, pattern: str | None, locale: str) -> str:
     return format_decimal(value, format=pattern, locale=locale)
 
 
+class _DayWords:
+    """The words of dates for one language and day: 'Today', 'Tomorrow', then the date."""
+
+    def __init__(self, locale: str, today: date) -> None:
+        self.locale = locale
+        self.days = {today: _("Today"), today + timedelta(days=1): _("Tomorrow")}
+        self.session = _("%(day)s, %(start)s–%(end)s")
+
+    def day(self, local_day: date) -> str:
+        found = self.days.get(local_day)
+        if found is None:
+            found = self.days[local_day] = _day(local_day, self.locale)
+        return found
+
+
+def _day_words_now() -> _DayWords:
+    """Worked out once per request, language and day (a city map has 200 dated pins)."""
+    key = (locale_code(), to_local(now_utc()).date())
+    memo: dict[tuple[str, date], _DayWords] = g.setdefault("meegaan_day_words", {})
+    words = memo.get(key)
+    if words is None:
+        words = memo[key] = _DayWords(*key)
+    return words
+
+
 def day_words(moment: datetime) -> str:
     """'Today', 'Tomorrow' or 'Wednesday 4 December' for a naive-UTC moment."""
-    local = to_local(moment)
-    today = to_local(now_utc()).date()
-    if local.date() == today:
-        return _("Today")
-    if local.date() == today + timedelta(days=1):
-        return _("Tomorrow")
-    return _day(local.date(), locale_code())
+    return _day_words_now().day(to_local(moment).date())
 
 
 def session_words(occ: Timed) -> str:
@@ -135,14 +154,13 @@ def session_words(occ: Timed) -> str:
     The times are wrapped in Unicode isolates (LRI … PDI): on an Arabic or Farsi page the bidi
     algorithm would otherwise show "16:00–14:00".
     """
-    locale = locale_code()
+    words = _day_words_now()
     start, end = to_local(occ.starts_at), to_local(occ.ends_at)
-    return _(
-        "%(day)s, %(start)s–%(end)s",
-        day=day_words(occ.starts_at),
-        start="\u2066" + _clock(start.time(), locale),
-        end=_clock(end.time(), locale) + "\u2069",
-    )
+    return words.session % {
+        "day": words.day(start.date()),
+        "start": "\u2066" + _clock(start.time(), words.locale),
+        "end": _clock(end.time(), words.locale) + "\u2069",
+    }
 
 
 def cost_words(activity: Activity) -> str:
