@@ -134,12 +134,12 @@ class _DayWords:
 
 
 def _day_words_now() -> _DayWords:
-    """Worked out once per request, language and day (a city map has 200 dated pins)."""
-    key = (locale_code(), to_local(now_utc()).date())
-    memo: dict[tuple[str, date], _DayWords] = g.setdefault("meegaan_day_words", {})
-    words = memo.get(key)
+    """Worked out once per request and language (a city map has 200 dated pins)."""
+    locale = locale_code()
+    memo: dict[str, _DayWords] = g.setdefault("meegaan_day_words", {})
+    words = memo.get(locale)
     if words is None:
-        words = memo[key] = _DayWords(*key)
+        words = memo[locale] = _DayWords(locale, to_local(now_utc()).date())
     return words
 
 
