@@ -195,14 +195,22 @@ def _param(name: str, type_: Any) -> Any:
     return bindparam(name, type_=type_)
 
 
+def _window_binds() -> tuple[Any, Any, Any]:
+    """The window's start, end and `since` as bound parameters (see `_window_params`)."""
+    return _param("start", DateTime()), _param("end", DateTime()), _param("since", DateTime())
+
+
+def _window_params(window: Window) -> dict[str, Any]:
+    return {"start": window.start, "end": window.end, "since": window.start - LONGEST_SESSION}
+
+
 @lru_cache(maxsize=256)
 def _ranked_statement(shape: Shape) -> Any:
     order_by, category, tags, lang_spoken, words = shape
     lat0, lon0, kx = _param("lat0", Float()), _param("lon0", Float()), _param("kx", Float())
-    start, end = _param("start", DateTime()), _param("end", DateTime())
     # The next session's start as the database stores it: parsing thousands of SQLite date
     # strings would cost more than the query, and ISO strings sort like the dates they are.
-    next_start = _next_start(start, end, _param("since", DateTime()))
+    next_start = _next_start(*_window_binds())
     dlat, dlon = Activity.lat - lat0, (Activity.lon - lon0) * kx
     stmt = select(
         Activity.id,
@@ -268,9 +276,7 @@ def _ranked(
         "lat0": lat0,
         "lon0": lon0,
         "kx": math.cos(math.radians(lat0)),
-        "start": start,
-        "end": end,
-        "since": start - LONGEST_SESSION,
+        **_window_params(Window(start, end)),
         "min_lat": min_lat,
         "max_lat": max_lat,
         "min_lon": min_lon,
@@ -319,10 +325,6 @@ def search(
     return SearchResult(query, hits, count, radius, widened, found, window)
 
 
-def _window_params(window: Window) -> dict[str, Any]:
-    return {"start": window.start, "end": window.end, "since": window.start - LONGEST_SESSION}
-
-
 @lru_cache(maxsize=1)
 def _hits_statements() -> tuple[Any, Any]:
     """The page's activities, with organisation and translations in the same round trip, and
@@ -342,9 +344,7 @@ def _hits_statements() -> tuple[Any, Any]:
         )
         .where(
             Occurrence.activity_id.in_(ids),
-            *_in_window(
-                _param("start", DateTime()), _param("end", DateTime()), _param("since", DateTime())
-            ),
+            *_in_window(*_window_binds()),
         )
         .subquery()
     )
