@@ -161,9 +161,9 @@ def icon(name: str, cls: str = "icon") -> Markup:
     return found
 
 
-def label_icon(name: str, text: str) -> Markup:
+def label_icon(name: str, text: str, cls: str = "chip") -> Markup:
     # Concatenation, not `Markup % …`: a third of the time, and a card has 15 of these.
-    return Markup(f'<span class="chip">{icon(name)}<span>{escape(text)}</span></span>')
+    return Markup(f'<span class="{cls}">{icon(name)}<span>{escape(text)}</span></span>')
 
 
 # The chips after cost, drinks, accompaniment and walk-in, in this order.
@@ -186,13 +186,11 @@ def fact_chips(activity: Any) -> list[Markup]:
     when the listing is old, cost, social tariff, free drinks, who comes along, walk in or
     register, children and access, languages. (Made here, not by macros: a card's 15 chips
     took 0.3 ms as macros, a results page has 20 cards.)"""
-    tags = set(taxonomy.mask_to_tags(activity.tags_mask))
+    tags = set(tag_slugs(activity))
     chips = []
     if stale(activity):
-        warning = escape(_("Not confirmed recently: check with the organiser"))
-        chips.append(
-            Markup(f'<span class="chip warn">{icon("warning")}<span>{warning}</span></span>')
-        )
+        warning = _("Not confirmed recently: check with the organiser")
+        chips.append(label_icon("warning", warning, cls="chip warn"))
     cost_icon = activity.cost_type if activity.cost_type != "amount" else "euro"
     chips.append(label_icon(cost_icon, cost_words(activity)))
     if "social_tariff" in tags:
@@ -241,7 +239,6 @@ def init_app(app: Flask) -> None:
         language_name=language_name,
         language_in_page_language=language_in_page_language,
         place_name=place_name,
-        tag_slugs=tag_slugs,
         fold=fold,
         has_error=has_error,
         stale=stale,
