@@ -233,21 +233,19 @@ def _ranked_statement(shape: Shape) -> Any:
         stmt = stmt.where(Activity.languages.like(_param("lang", String()), escape="\\"))
     for i in range(words):
         stmt = stmt.where(Activity.search_text.like(_param(f"word{i}", String()), escape="\\"))
-    # OFFSET 0 keeps the database from copying the "next session" lookup into every place
-    # the outer query names it: it runs once per match.
-    matches = stmt.offset(0).subquery()
+    # The matches are worked out once, into a temporary table (MATERIALIZED: the "next
+    # session" expression runs once per match), then counted and cut from there. A window
+    # count over them cost more: 7.3 against 5.2 ms for Gent at 100,000 activities on SQLite,
+    # and on PostgreSQL it spilled to disk past work_mem for a city at 1,000,000.
+    matches = stmt.cte("matches").prefix_with("MATERIALIZED")
+    total = select(func.count(matches.c.next)).scalar_subquery()  # those with a session to come
     ranked_rows = select(
-        matches.c.id,
-        matches.c.lat,
-        matches.c.lon,
-        matches.c.next,
-        func.count(matches.c.next).over().label("total"),  # matches with a session to come
-    )
-    no_session = matches.c.next.is_(None)  # these come last, and are dropped below
+        matches.c.id, matches.c.lat, matches.c.lon, matches.c.next, total.label("total")
+    ).where(matches.c.next.is_not(None))
     order = (
-        (no_session, matches.c.dist2, matches.c.next, matches.c.id)
+        (matches.c.dist2, matches.c.next, matches.c.id)
         if order_by == "nearest"
-        else (no_session, matches.c.next, matches.c.dist2, matches.c.id)
+        else (matches.c.next, matches.c.dist2, matches.c.id)
     )
     return ranked_rows.order_by(*order).limit(_param("limit", Integer()))
 
@@ -262,11 +260,11 @@ def _ranked(
 ) -> tuple[int, list[Match]]:
     """How many activities match, and the first `limit` of them in the asked order.
 
-    The database counts, orders and cuts (a window count over the matches, then ORDER BY …
-    LIMIT), so that a city with tens of thousands of matches sends back a page's worth of
-    rows, not all of them. Distance in SQL is the equirectangular approximation (off by less
-    than 0.1 % at Belgian distances); the exact great-circle distance is worked out for the
-    rows returned.
+    The database counts, orders and cuts (the matches once into a temporary table, counted
+    from there, then ORDER BY … LIMIT), so that a city with tens of thousands of matches sends
+    back a page's worth of rows, not all of them. Distance in SQL is the equirectangular
+    approximation (off by less than 0.1 % at Belgian distances); the exact great-circle
+    distance is worked out for the rows returned.
     """
     lat0, lon0 = query.place.lat, query.place.lon
     min_lat, max_lat, min_lon, max_lon = bounding_box(lat0, lon0, radius_km)
