@@ -125,16 +125,21 @@ def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
     headers = {"Accept-Encoding": "br, gzip"}
 
     def total(url: str, with_map: bool, flask_app: Any = app) -> int:
+        """The page, what it loads, and with the map what map.js then loads: Leaflet, the
+        map's data and, for a grouped map, leaflet.markercluster."""
         client = flask_app.test_client()
         page = client.get(url, headers=headers)
         assert page.headers["Content-Encoding"] == "br"
-        body = page.get_data()
-        size = len(body)
-        source = brotli.decompress(body).decode()
+        size = len(page.get_data())
+        source = brotli.decompress(page.get_data()).decode()
         assets = set(re.findall(r'(?:href|src)="(/static/[^"#]+)', source))
+        if with_map:
+            pins = _map_of(client, source)
+            size += len(client.get(_attr(source, "data-map-src"), headers=headers).get_data())
+            names = ["data-leaflet", "data-leaflet-css"]
+            names += ["data-cluster", "data-cluster-css"] if pins.get("cluster") else []
+            assets |= {_attr(source, name) for name in names}
         for asset in sorted(assets):
-            if not with_map and "leaflet" in asset:
-                continue
             if "tile.png" in asset:
                 continue
             size += len(client.get(asset.replace("&amp;", "&"), headers=headers).get_data())
@@ -146,14 +151,26 @@ def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
         "page_results_map_200_kb": round(
             total("/activities?where=1000", with_map=True, flask_app=big) / 1024, 1
         ),
-        "map_markers": _map_points(big.test_client().get("/activities?where=1000").get_data()),
+        "map_markers": len(
+            _map_of(
+                big.test_client(),
+                big.test_client().get("/activities?where=1000").get_data(as_text=True),
+            )["points"]
+        ),
     }
 
 
-def _map_points(page: bytes) -> int:
-    """How many pins the page's map data block holds."""
-    found = re.search(rb'<script type="application/json" id="map-data">(.*?)</script>', page)
-    return len(json.loads(found.group(1))["points"]) if found else 0
+def _attr(page: str, name: str) -> str:
+    """An attribute of the results page's map box (an address), unescaped."""
+    found = re.search(rf'{name}="([^"]+)"', page)
+    assert found, f"no {name} on the page"
+    return found.group(1).replace("&amp;", "&")
+
+
+def _map_of(client: Any, page: str) -> dict[str, Any]:
+    """The map that map.js fetches for a results page."""
+    data: dict[str, Any] = client.get(_attr(page, "data-map-src")).get_json()
+    return data
 
 
 def _redis_url() -> str:

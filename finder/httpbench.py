@@ -1,7 +1,7 @@
 """HTTP under load (DESIGN §8, issue #8): the app served by gunicorn (gunicorn.conf.py) on
 loopback, loaded by wrk with a Lua script that rotates over realistic search URLs (postcodes ×
-filters × languages) and detail pages, compared in the same run with a hello-world Flask route
-served the same way. Caches on, then every cache off.
+filters × languages), detail pages and results maps, compared in the same run with a
+hello-world Flask route served the same way. Caches on, then every cache off.
 
 wrk is Debian's package (`apt-get install wrk`); without it this part is skipped and says so.
 """
@@ -86,17 +86,21 @@ def hello():
 
 
 def urls(detail_ids: list[int]) -> list[str]:
-    """300 search URLs and up to 100 detail pages, interleaved."""
+    """300 search URLs, up to 100 detail pages and the maps of 100 searches, interleaved: a
+    family scrolls to the map (map.js then fetches it) about as often as it opens an
+    activity."""
     searches = [
-        f"/activities?where={p}{f}&lang={lang}"
+        (f"?where={p}{f}&lang={lang}")
         for p, f, lang in itertools.product(_POSTCODES, _FILTERS, _LANGS)
     ]
     details = [f"/activities/{i}?lang={_LANGS[i % 3]}" for i in detail_ids[:100]]
     mixed = []
-    for i, url in enumerate(searches):
-        mixed.append(url)
+    for i, query in enumerate(searches):
+        mixed.append("/activities" + query)
         if details and i % 3 == 0:
             mixed.append(details[(i // 3) % len(details)])
+        if i % 3 == 1:
+            mixed.append("/activities/map" + query)
     return mixed
 
 

@@ -301,9 +301,16 @@ def _ranked(
 
 
 def search(
-    session: Session, query: SearchQuery, now_utc: datetime, settings: SearchSettings
+    session: Session,
+    query: SearchQuery,
+    now_utc: datetime,
+    settings: SearchSettings,
+    with_hits: bool = True,
 ) -> SearchResult:
-    """Find activities per DESIGN §5, widening the radius when fewer than `min_results` match."""
+    """Find activities per DESIGN §5, widening the radius when fewer than `min_results` match.
+
+    Without `with_hits` only the matches are found (for the map), no activity is loaded.
+    """
     window = when_window(query.when, now_utc, settings.horizon_weeks)
     radius = query.radius_km
     offset = (query.page - 1) * query.per_page
@@ -319,7 +326,7 @@ def search(
             if count >= settings.min_results:
                 break
     page = found[offset : offset + query.per_page]
-    hits = load_hits(session, page, window, settings.next_per_result)
+    hits = load_hits(session, page, window, settings.next_per_result) if with_hits else []
     return SearchResult(query, hits, count, radius, widened, found, window)
 
 

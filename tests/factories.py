@@ -150,8 +150,20 @@ def request(db: Session, activity: Activity, **kw: Any) -> AccompanimentRequest:
     return r
 
 
+def results_map(client: Any, html: str) -> dict[str, Any]:
+    """The map of a results page, fetched from where static/js/map.js fetches it."""
+    import re
+
+    found = re.search(r'<div class="map" id="map" data-map-src="([^"]+)"', html)
+    assert found, "no map on the page"
+    response = client.get(found.group(1).replace("&amp;", "&"))
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    data: dict[str, Any] = response.get_json()
+    return data
+
+
 def map_data(html: str, name: str = "map") -> dict[str, Any]:
-    """The data block that static/js/map.js draws a page's map from."""
+    """The data block that static/js/map.js draws a page's map from (the printable slip)."""
     import json
     import re
 

@@ -98,6 +98,12 @@ def test_a_hit_is_the_page_flask_rendered_answered_before_flask(cached_app: Flas
     again = client.get("/api/v1/activities?where=9000")
     assert again.headers["X-Cache"] == "hit" and again.get_json() == api.get_json()
     assert again.mimetype == "application/json"
+    # The results map (fetched by map.js) is kept the same way, under its own parameters.
+    pins = client.get("/activities/map?where=9000&lang=en")
+    kept = client.get("/activities/map?where=9000&lang=en")
+    assert pins.headers["X-Cache"] == "miss" and kept.headers["X-Cache"] == "hit"
+    assert kept.get_json() == pins.get_json() and kept.mimetype == "application/json"
+    assert client.get("/activities/map?where=9000&lang=en&tag=free").headers["X-Cache"] == "miss"
     # A search with a mistake is kept too, with its status.
     assert client.get("/activities?where=Gentt").status_code == 400
     bad = client.get("/activities?where=Gentt")
@@ -152,6 +158,18 @@ def test_an_edit_shows_on_the_very_next_request(cached_app: Flask) -> None:
     assert page.headers["X-Cache"] == "miss"
     assert "Soep en brood" in page.get_data(as_text=True)
     assert "Soepmoment" not in page.get_data(as_text=True)
+
+
+def test_an_edit_shows_on_the_map_at_once(cached_app: Flask) -> None:
+    client = cached_app.test_client()
+    assert client.get("/activities/map?where=9000").get_json()["points"][0][2] == "Soepmoment"
+    assert client.get("/activities/map?where=9000").headers["X-Cache"] == "hit"
+    database = cached_app.extensions["meegaan_db"]
+    with database.session() as s:
+        s.scalars(select(Activity)).one().title = "Soep en brood"
+        s.commit()
+    pins = client.get("/activities/map?where=9000")
+    assert pins.headers["X-Cache"] == "miss" and pins.get_json()["points"][0][2] == "Soep en brood"
 
 
 def test_an_edit_made_by_another_process_shows_on_the_next_request(tmp_path: Path) -> None:
@@ -226,7 +244,8 @@ def test_the_host_is_part_of_the_key(cached_app: Flask) -> None:
 def test_conditional_requests_get_a_304_until_something_changes(cached_app: Flask) -> None:
     client = cached_app.test_client()
     etags = {}
-    for url in ("/activities?where=9000", "/activities/1", "/api/v1/activities/1", "/"):
+    urls = ("/activities?where=9000", "/activities/map?where=9000", "/activities/1")
+    for url in (*urls, "/api/v1/activities/1", "/"):
         first = client.get(url)
         etag = etags[url] = first.headers["ETag"]
         assert first.headers["Last-Modified"] and first.headers["Cache-Control"] == "no-cache"
@@ -236,9 +255,9 @@ def test_conditional_requests_get_a_304_until_something_changes(cached_app: Flas
         assert since.status_code == 304, url
     database = cached_app.extensions["meegaan_db"]
     with database.session() as s:
-        s.scalars(select(Activity)).one().summary = "Nieuw"
+        s.scalars(select(Activity)).one().title = "Nieuw"  # on every one of these pages
         s.commit()
-    for url in ("/activities/1", "/api/v1/activities/1", "/activities?where=9000"):
+    for url in (*urls, "/api/v1/activities/1"):
         assert client.get(url, headers={"If-None-Match": etags[url]}).status_code == 200
 
 
@@ -250,10 +269,11 @@ def test_without_the_cache_pages_still_answer_conditional_requests(tmp_path: Pat
         f.activity(s, title="Soepmoment")
         s.commit()
     client = app.test_client()
-    first = client.get("/activities/1")
-    assert "X-Cache" not in first.headers
-    again = client.get("/activities/1", headers={"If-None-Match": first.headers["ETag"]})
-    assert again.status_code == 304
+    for url in ("/activities/1", "/activities/map?where=9000"):
+        first = client.get(url)
+        assert "X-Cache" not in first.headers
+        again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304, url
 
 
 def test_the_memory_cache_is_bounded_in_bytes_and_forgets_the_least_used() -> None:

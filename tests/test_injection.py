@@ -233,7 +233,7 @@ def test_hostile_text_is_shown_as_text_everywhere(
     # The map's data: every payload stays a JSON string, drawn with textContent by map.js.
     results = pages["results"].get_data(as_text=True)
     assert "</script><b>" not in results and "&lt;script&gt;" in results
-    assert any(p[2] == a.title for p in f.map_data(results)["points"])
+    assert any(p[2] == a.title for p in f.results_map(client, results)["points"])
     # JSON: the same strings, as data.
     api = client.get(f"/api/v1/activities/{a.id}")
     assert api.status_code == 200 and json.loads(api.get_data())["title"].startswith("<script>")

@@ -58,7 +58,7 @@ def test_results_list_cards_with_icons_and_labels(client: FlaskClient, gent: lis
     assert (
         "Today, \u206614:00–16:00\u2069" in html
     )  # NOW is a Wednesday; the factory's session is at 14:00
-    assert len(f.map_data(html)["points"]) == 4
+    assert len(f.results_map(client, html)["points"]) == 4
 
 
 def test_results_in_dutch_by_default(client: FlaskClient, gent: list[int]) -> None:
@@ -197,14 +197,54 @@ def test_calendar_file_parses_back(client: FlaskClient, db: Session) -> None:
     assert events[0].decoded("DTSTART").hour == 13  # 14:00 Brussels in UTC
 
 
-def test_map_popups_are_escaped(client: FlaskClient, db: Session) -> None:
+def test_map_popups_are_plain_text(client: FlaskClient, db: Session) -> None:
     for i in range(3):
         f.activity(db, title=HOSTILE + str(i), offset_km=(0.1 * i, 0))
     html = client.get("/activities?where=9000").get_data(as_text=True)
-    block = html.split('<script type="application/json" id="map-data">', 1)[1].split("</script>")[0]
-    assert "<" not in block and ">" not in block  # nothing can end the data block early
-    titles = sorted(p[2] for p in f.map_data(html)["points"])
+    data = f.results_map(client, html)
+    titles = sorted(p[2] for p in data["points"])
     assert titles == [HOSTILE + str(i) for i in range(3)]  # plain text: map.js sets textContent
+    assert all(p[3].startswith("/activities/") for p in data["points"])
+
+
+def test_the_map_comes_apart_from_the_list(
+    client: FlaskClient, db: Session, gent: list[int]
+) -> None:
+    """The list page carries no pins and loads no Leaflet: map.js fetches both when the map
+    comes near the screen. The map has the list's search (every page the same map), in the
+    page's language; without JavaScript a note says the list has the same activities."""
+    html = client.get("/activities?where=9000&lang=en&tag=free_drinks&page=1").get_data(
+        as_text=True
+    )
+    assert "leaflet" not in html.split("<body", 1)[0]  # no stylesheet in the head
+    assert not re.search(r'<script src="[^"]*leaflet', html)
+    assert '<script type="application/json"' not in html
+    src = re.search(r'data-map-src="([^"]+)"', html).group(1).replace("&amp;", "&")  # type: ignore[union-attr]
+    assert src.startswith("/activities/map?") and "lang=en" in src and "tag=free_drinks" in src
+    assert "page=" not in src
+    assert re.search(r'data-leaflet="/static/vendor/leaflet-1.9.4/leaflet.js\?v=\w+"', html)
+    assert "The map only works with JavaScript. The list above has the same activities." in html
+    data = client.get(src).get_json()
+    assert len(data["points"]) == 4 and data["tiles"] and data["bounds"]
+    # Its words are the page's: the same time as the first card, in the same language.
+    first = data["points"][0]
+    assert first[4].startswith("Today, \u206614:00–16:00\u2069 · ")
+    assert first[2] in html
+    arabic = client.get(src.replace("lang=en", "lang=ar")).get_json()
+    assert arabic["points"][0][4].startswith("اليوم")
+
+
+def test_the_map_refuses_a_bad_search_in_the_visitors_language(client: FlaskClient) -> None:
+    page = client.get("/activities/map?where=Nergensdorp&lang=fr")
+    assert page.status_code == 400 and page.mimetype == "application/json"
+    assert page.get_json()["error"]["code"] == "unknown_place"
+    assert "Nergensdorp" in page.get_json()["error"]["message"]
+    assert (
+        page.get_json()["error"]["message"]
+        != client.get("/activities/map?where=Nergensdorp&lang=nl").get_json()["error"]["message"]
+    )
+    empty = client.get("/activities?where=9000&lang=en").get_data(as_text=True)
+    assert "data-map-src" not in empty  # nothing found: no map, no map.js
 
 
 def test_many_results_are_grouped_on_the_map_not_dropped(
@@ -214,13 +254,14 @@ def test_many_results_are_grouped_on_the_map_not_dropped(
     for i in range(4):
         f.activity(db, title=f"Eerst {i}", offset_km=(0.05 * i, 0))
     few = client.get("/activities?where=9000").get_data(as_text=True)
-    assert "cluster" not in f.map_data(few) and "leaflet.markercluster" not in few
+    assert "cluster" not in f.results_map(client, few)
     for i in range(4):
         f.activity(db, title=f"Meer {i}", offset_km=(0, 0.05 * i))
     many = client.get("/activities?where=9000").get_data(as_text=True)
-    data = f.map_data(many)
+    data = f.results_map(client, many)
     assert data["cluster"] is True and len(data["points"]) == 8
-    assert re.search(r'<script src="/static/vendor/leaflet.markercluster-1.5.3/[^"]+\.js', many)
+    # map.js loads the grouping script (ours, fingerprinted) only for such a map.
+    assert re.search(r'data-cluster="/static/vendor/leaflet.markercluster-1.5.3/[^"]+\.js', many)
     assert "cdnjs" not in many and "unpkg" not in many
 
 
@@ -250,6 +291,7 @@ def test_security_headers_on_every_page(client: FlaskClient, gent: list[int]) ->
     for url in (
         "/",
         "/activities?where=9000",
+        "/activities/map?where=9000",
         f"/activities/{gent[0]}",
         "/activities?where=x",
         "/nope",
@@ -263,11 +305,11 @@ def test_security_headers_on_every_page(client: FlaskClient, gent: list[int]) ->
 
 
 def test_no_page_has_an_inline_script(client: FlaskClient, gent: list[int]) -> None:
-    """Every script is a static file; the map's data is a JSON block, which never runs."""
+    """Every script is a static file; the results map fetches its data (JSON, never run)."""
     for url in ("/", "/activities?where=9000", f"/activities/{gent[0]}"):
         html = client.get(url).get_data(as_text=True)
         inline = re.findall(r"<script(?![^>]*\bsrc=)([^>]*)>", html)
-        assert all(attrs == ' type="application/json" id="map-data"' for attrs in inline), url
+        assert inline == [], url
 
 
 def test_static_assets_are_fingerprinted_and_cached(client: FlaskClient) -> None:

@@ -5,11 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
-from ..activities import upcoming_sessions
-from ..models import Activity
+from ..activities import published, upcoming_sessions
 from ..search import search
 from .caching import cached_page
 from .common import db, now_utc, search_settings
@@ -78,11 +75,7 @@ def activities() -> Response:
 @bp.get("/activities/<int:activity_id>")
 @cached_page
 def activity(activity_id: int) -> Response:
-    found = db().scalar(
-        select(Activity)
-        .where(Activity.id == activity_id, Activity.status == "published")
-        .options(selectinload(Activity.organisation), selectinload(Activity.translations))
-    )
+    found = published(db(), activity_id)
     if found is None:
         return error_response(
             404, "not_found", _("This activity does not exist or is no longer listed.")

@@ -17,7 +17,14 @@ from .frontcache import MARK, FrontCache
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Public pages answered with ETag/Last-Modified and 304 when nothing changed.
-CONDITIONAL = {"public.home", "public.results", "public.detail", "api.activities", "api.activity"}
+CONDITIONAL = {
+    "public.home",
+    "public.results",
+    "public.results_map",
+    "public.detail",
+    "api.activities",
+    "api.activity",
+}
 
 
 def init_app(app: Flask) -> None:

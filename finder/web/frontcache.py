@@ -41,8 +41,9 @@ from ..schedule import to_local
 from ..security import page_headers
 from .common import LANG_COOKIE, choose_locale, lang_cookie
 
-# The pages families land on: home, results, detail (with or without slug) and the JSON API.
-PAGES = re.compile(r"/(?:activities(?:/\d+(?:-[^/.]*)?)?|api/v1/activities(?:/\d+)?)?\Z")
+# The pages families land on: home, results and their map, detail (with or without slug) and
+# the JSON API.
+PAGES = re.compile(r"/(?:activities(?:/\d+(?:-[^/.]*)?|/map)?|api/v1/activities(?:/\d+)?)?\Z")
 # Set by Flask on a response that may be kept (see caching.cached_page); never sent out.
 MARK = "X-Meegaan-Cacheable"
 VARY = "Accept-Encoding, Accept-Language, Cookie"

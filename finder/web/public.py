@@ -14,20 +14,20 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
     url_for,
 )
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import freshness
-from ..activities import upcoming_sessions
+from ..activities import published, upcoming_sessions
 from ..geo import gazetteer
 from ..ics import activity_calendar
-from ..mapview import MapPoint, build_map
+from ..mapview import MapData, MapPoint, build_map
 from ..models import Activity, Occurrence
 from ..schedule import to_local
 from ..search import SearchResult, map_pins, search
@@ -88,28 +88,16 @@ def _point(lat: float, lon: float, title: str, url: str, next_session: Any, km: 
     )
 
 
-def _map_for(result: SearchResult) -> Any:
-    """The map of the first MAP_MAX_MARKERS matches: the page's own activities are loaded
-    already; the others come as plain pins."""
+def _map_for(result: SearchResult) -> MapData:
+    """The map of the first MAP_MAX_MARKERS matches, as plain pins (one query)."""
     cfg = current_app.config
-    if not result.matches:
-        return None
-    wanted = result.matches[: cfg["MAP_MAX_MARKERS"]]
-    loaded = {h.activity.id: h for h in result.hits}
-    others = [m for m in wanted if m[0] not in loaded]
-    pins = {p.id: p for p in map_pins(db(), others, locale_code())}
-    points = []
-    for activity_id, _km, _next in wanted:
-        if activity_id in loaded:
-            h = loaded[activity_id]
-            a, first = h.activity, (h.next_sessions[0] if h.next_sessions else None)
-            points.append(
-                _point(a.lat, a.lon, texts(a)["title"], activity_url(a), first, h.distance_km)
-            )
-        elif activity_id in pins:
-            p = pins[activity_id]
-            url = detail_url(p.id, p.original_title)
-            points.append(_point(p.lat, p.lon, p.title, url, p.next_session, p.distance_km))
+    pins = map_pins(db(), result.matches[: cfg["MAP_MAX_MARKERS"]], locale_code())
+    points = [
+        _point(
+            p.lat, p.lon, p.title, detail_url(p.id, p.original_title), p.next_session, p.distance_km
+        )
+        for p in pins
+    ]
     place = result.query.place
     return build_map(
         points,
@@ -127,20 +115,31 @@ def results() -> tuple[str, int]:
     parsed = parse_search(request.args)
     if parsed.query is None:
         return render_template(
-            "results.html", result=None, errors=parsed.errors, values=parsed.values, fmap=None
+            "results.html", result=None, errors=parsed.errors, values=parsed.values
         ), 400
     result = search(db(), parsed.query, now_utc(), search_settings())
-    return render_template(
-        "results.html", result=result, errors=[], values=parsed.values, fmap=_map_for(result)
-    ), 200
+    return render_template("results.html", result=result, errors=[], values=parsed.values), 200
+
+
+@bp.get("/activities/map")
+@cached_page
+def results_map() -> Response:
+    """The results page's map as JSON (static/js/map.js fetches it when the map comes near the
+    screen): a family who reads only the list downloads no pins and no Leaflet, and the list
+    page is built without them. The same parameters as the results page; the map does not
+    depend on the page number."""
+    parsed = parse_search(request.args)
+    if parsed.query is None:
+        first = parsed.errors[0]
+        response = jsonify({"error": {"code": first.code, "message": first.message}})
+        response.status_code = 400
+        return response
+    result = search(db(), parsed.query, now_utc(), search_settings(), with_hits=False)
+    return jsonify(_map_for(result).data)
 
 
 def _published(activity_id: int) -> Activity:
-    activity = db().scalar(
-        select(Activity)
-        .where(Activity.id == activity_id, Activity.status == "published")
-        .options(selectinload(Activity.organisation), selectinload(Activity.translations))
-    )
+    activity = published(db(), activity_id)
     if activity is None:
         abort(404)
     return activity
@@ -255,10 +254,16 @@ def robots() -> Response:
 
 
 @bp.app_template_global("search_url")
-def search_url(values: dict[str, Any], **changes: Any) -> str:
+def search_url(values: dict[str, Any], endpoint: str = "public.results", **changes: Any) -> str:
     """The results URL of this search with some parameters changed (paging, fewer filters)."""
     params = {k: v for k, v in values.items() if v not in ("", None, [])}
     if "tags" in params:
         params["tag"] = params.pop("tags")
     params.update(changes)
-    return url_for("public.results", **{k: v for k, v in params.items() if v not in ("", None)})
+    return url_for(endpoint, **{k: v for k, v in params.items() if v not in ("", None)})
+
+
+@bp.app_template_global("map_url")
+def map_url(values: dict[str, Any]) -> str:
+    """Where map.js fetches the map of this search: every page of the list has the same map."""
+    return search_url(values, "public.results_map", page=None, per_page=None)

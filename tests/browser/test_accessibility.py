@@ -31,6 +31,8 @@ from finder.models import (
     User,
 )
 
+from . import show_map
+
 pytestmark = pytest.mark.browser
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
 PASSWORD = "een zin die ik onthoud"
@@ -212,8 +214,8 @@ def _refer(page: Page) -> None:
 # (name, role, path, action after loading). {a} activity, {r} request, {t} token, {o} offer.
 PAGES: list[tuple[str, str, str, Callable[[Page], None] | None]] = [
     ("home", "family", "/", None),
-    ("results with map", "family", "/activities?where=9000", None),
-    ("results with grouped pins", "family", "/activities?where=9000&radius_km=100", None),
+    ("results with map", "family", "/activities?where=9000", show_map),
+    ("results with grouped pins", "family", "/activities?where=9000&radius_km=100", show_map),
     ("results: unknown place", "family", "/activities?where=Gentt", None),
     ("detail", "family", "/activities/{a}", None),
     ("come along", "family", "/activities/{a}/come-along", None),

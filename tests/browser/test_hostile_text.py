@@ -9,6 +9,7 @@ from playwright.sync_api import Browser
 
 from .. import factories as f
 from ..test_injection import HOSTILE
+from . import show_map
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +47,7 @@ def test_nothing_hostile_runs_in_the_browser(
         assert page.evaluate("document.documentElement.scrollWidth") <= 360, path
         assert page.locator("h1").count() == 1
     # The map popup of the hostile listing: its title, as text.
+    show_map(page)
     assert page.locator(".leaflet-interactive").count() == 1
     page.locator(".leaflet-interactive").first.click(force=True)
     assert page.locator(".leaflet-popup-content").inner_text().startswith(HOSTILE[0])

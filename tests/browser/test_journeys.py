@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from . import show_map
+
 pytestmark = pytest.mark.browser
 
 
@@ -50,6 +52,7 @@ def test_search_filter_and_open_with_javascript(page: Page, live_server: str) ->
     assert count >= 3
     expect(cards.first.get_by_text("Free drinks")).to_be_visible()
     _no_horizontal_scroll(page)
+    show_map(page)
     markers = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
     expect(markers).to_have_count(count)
     markers.last.dispatch_event("click")  # as a tap; another pin or an animation may overlap
@@ -72,6 +75,9 @@ def test_same_journey_without_javascript(page_no_js: Page, live_server: str) -> 
     assert (
         page.locator(".leaflet-interactive").count() == 0
     )  # no map without JS: the list is the answer
+    expect(page.locator("#map .map-note")).to_have_text(
+        "The map only works with JavaScript. The list above has the same activities."
+    )
     _no_horizontal_scroll(page)
     cards.first.locator("h3 a").click()
     expect(page.get_by_role("link", name="Add to my calendar")).to_be_visible()
@@ -132,3 +138,33 @@ def test_usable_at_200_percent_zoom(browser: Browser, live_server: str, path: st
     page.goto(live_server + path)
     assert page.evaluate("document.documentElement.scrollWidth") <= 180
     context.close()
+
+
+def test_the_map_loads_when_a_family_scrolls_to_it(page: Page, live_server: str) -> None:
+    """Leaflet and the pins cost nothing to a family who reads only the list."""
+    foreign, errors = _watch(page, live_server)
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.goto(f"{live_server}/activities?where=9000&radius_km=100&lang=en")
+    page.wait_for_load_state("networkidle")
+    assert page.locator("li.card").count() == 20
+    assert [u for u in asked if "/activities/map" in u or "leaflet" in u] == []
+    expect(page.locator("#map .map-note")).to_have_text("Loading the map…")
+    show_map(page)
+    assert any("/activities/map?" in u and "lang=en" in u for u in asked)
+    assert any("leaflet.js" in u for u in asked) and any("markercluster" in u for u in asked)
+    expect(page.locator("#map .map-note")).to_have_count(0)
+    page.locator("#map .marker-cluster").first.dispatch_event("click")  # opens the group
+    page.locator(".leaflet-overlay-pane path.leaflet-interactive").first.dispatch_event("click")
+    expect(page.locator(".leaflet-popup-content a")).to_be_visible()
+    assert foreign == [] and errors == []
+
+
+def test_a_map_that_cannot_load_says_so(page: Page, live_server: str) -> None:
+    page.route("**/activities/map?**", lambda route: route.fulfill(status=503, body="busy"))
+    page.goto(f"{live_server}/activities?where=9000&lang=en")
+    page.locator("#map").scroll_into_view_if_needed()
+    expect(page.locator("#map .map-note")).to_have_text(
+        "The map could not be loaded. The list above has the same activities."
+    )
+    expect(page.locator("li.card").first).to_be_visible()  # the list is all there

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from . import show_map
+
 pytestmark = pytest.mark.browser
 
 # Elements whose content is wider than their box (text sticking out), ignoring the map.
@@ -63,6 +65,7 @@ def test_language_is_kept_through_links_and_the_search_form(
 
 def test_map_popup_in_arabic_is_readable(page: Page, live_server: str) -> None:
     page.goto(f"{live_server}/activities?where=9000&lang=ar")
+    show_map(page)
     pins = page.locator(".leaflet-overlay-pane path.leaflet-interactive")
     pins.last.dispatch_event("click")  # as a tap; another pin or an animation may overlap
     popup = page.locator(".leaflet-popup-content")

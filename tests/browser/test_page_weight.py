@@ -9,23 +9,27 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Response
 
+from . import show_map
+
 pytestmark = pytest.mark.browser
 KB = 1024
-# (path, JavaScript on, budget in KB)
+# (path, JavaScript on, scrolled to the map, budget in KB)
 PAGES = [
-    ("/?lang=nl", True, 40),
-    ("/activities?where=9000&lang=nl", False, 40),  # the list, without the map
-    ("/activities?where=9000&lang=nl", True, 120),  # with the map
-    ("/activities?where=9000&radius_km=100&per_page=100&lang=ar", True, 120),  # every demo pin
-    ("/activities/1?lang=nl", True, 40),
-    ("/activities/1/come-along?lang=ar", True, 40),
-    ("/login?lang=nl", True, 40),
+    ("/?lang=nl", True, False, 40),
+    ("/activities?where=9000&lang=nl", False, False, 40),  # the list, JavaScript off
+    ("/activities?where=9000&lang=nl", True, False, 40),  # the list: no map until scrolled to
+    ("/activities?where=9000&lang=nl", True, True, 120),  # with the map
+    # every demo pin
+    ("/activities?where=9000&radius_km=100&per_page=100&lang=ar", True, True, 120),
+    ("/activities/1?lang=nl", True, False, 40),
+    ("/activities/1/come-along?lang=ar", True, False, 40),
+    ("/login?lang=nl", True, False, 40),
 ]
 
 
-@pytest.mark.parametrize(("path", "js", "budget_kb"), PAGES)
+@pytest.mark.parametrize(("path", "js", "with_map", "budget_kb"), PAGES)
 def test_page_weight_within_budget(
-    browser: Browser, live_server: str, path: str, js: bool, budget_kb: int
+    browser: Browser, live_server: str, path: str, js: bool, with_map: bool, budget_kb: int
 ) -> None:
     context = browser.new_context(
         viewport={"width": 360, "height": 740}, java_script_enabled=js, is_mobile=True
@@ -35,6 +39,9 @@ def test_page_weight_within_budget(
     page.on("response", lambda r: responses.append(r))
     page.goto(live_server + path)
     page.wait_for_load_state("networkidle")
+    if with_map:
+        show_map(page)
+        page.wait_for_load_state("networkidle")
     own = urlsplit(live_server).netloc
     foreign = [r.url for r in responses if urlsplit(r.url).netloc != own]
     counted = [r for r in responses if not r.url.endswith("tile.png")]
@@ -47,4 +54,5 @@ def test_page_weight_within_budget(
     context.close()
     assert foreign == []
     assert total <= budget_kb * KB, f"{path}: {total / KB:.1f} KB > {budget_kb} KB"
-    print(f"{path} (JS {'on' if js else 'off'}): {total / KB:.1f} KB in {len(counted)} responses")
+    shown = "with the map" if with_map else "JS on" if js else "JS off"
+    print(f"{path} ({shown}): {total / KB:.1f} KB in {len(counted)} responses")
