@@ -224,6 +224,7 @@ def test_the_map_comes_apart_from_the_list(
     assert "page=" not in src
     assert re.search(r'data-leaflet="/static/vendor/leaflet-1.9.4/leaflet.js\?v=\w+"', html)
     assert "The map only works with JavaScript. The list above has the same activities." in html
+    assert '<a href="#map-title">' in html and "See these activities on a map" in html
     data = client.get(src).get_json()
     assert len(data["points"]) == 4 and data["tiles"] and data["bounds"]
     # Its words are the page's: the same time as the first card, in the same language.

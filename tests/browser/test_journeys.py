@@ -150,6 +150,8 @@ def test_the_map_loads_when_a_family_scrolls_to_it(page: Page, live_server: str)
     assert page.locator("li.card").count() == 20
     assert [u for u in asked if "/activities/map" in u or "leaflet" in u] == []
     expect(page.locator("#map .map-note")).to_have_text("Loading the map…")
+    page.get_by_role("link", name="See these activities on a map").click()  # under the count
+    assert page.url.endswith("#map-title")
     show_map(page)
     assert any("/activities/map?" in u and "lang=en" in u for u in asked)
     assert any("leaflet.js" in u for u in asked) and any("markercluster" in u for u in asked)
