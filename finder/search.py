@@ -73,7 +73,7 @@ class SearchSettings:
 class Hit:
     activity: Activity
     distance_km: float
-    next_sessions: list[Occurrence] = field(default_factory=list)
+    next_sessions: list[schedule.Session] = field(default_factory=list)
 
 
 # Activity id, distance in km, next session start (as stored: sortable, not parsed).
@@ -342,7 +342,9 @@ def _hits_statements() -> tuple[Any, Any]:
     )
     numbered = (
         select(
-            Occurrence,
+            Occurrence.activity_id,
+            Occurrence.starts_at,
+            Occurrence.ends_at,
             func.row_number()
             .over(partition_by=Occurrence.activity_id, order_by=Occurrence.starts_at)
             .label("rank"),
@@ -353,11 +355,11 @@ def _hits_statements() -> tuple[Any, Any]:
         )
         .subquery()
     )
-    occ = aliased(Occurrence, numbered)
+    # Plain rows, not Occurrence objects: a page's 60 sessions took 0.7 ms as ORM objects.
     sessions = (
-        select(occ)
+        select(numbered.c.activity_id, numbered.c.starts_at, numbered.c.ends_at)
         .where(numbered.c.rank <= _param("per_result", Integer()))
-        .order_by(occ.starts_at)
+        .order_by(numbered.c.starts_at)
     )
     return activities, sessions
 
@@ -371,10 +373,10 @@ def load_hits(
     ids = [r[0] for r in rows]
     activities_stmt, sessions_stmt = _hits_statements()
     activities = {a.id: a for a in session.scalars(activities_stmt, {"ids": ids}).unique()}
-    sessions: dict[int, list[Occurrence]] = {i: [] for i in ids}
+    sessions: dict[int, list[schedule.Session]] = {i: [] for i in ids}
     params = {"ids": ids, "per_result": next_per_result, **_window_params(window)}
-    for o in session.scalars(sessions_stmt, params):
-        sessions[o.activity_id].append(o)
+    for activity_id, starts_at, ends_at in session.execute(sessions_stmt, params):
+        sessions[activity_id].append(schedule.Session(starts_at, ends_at))
     return [Hit(activities[i], d, sessions[i]) for i, d, _ in rows if i in activities]
 
 
