@@ -236,7 +236,8 @@ def _ranked_statement(shape: Shape) -> Any:
     # The matches are worked out once, into a temporary table (MATERIALIZED: the "next
     # session" expression runs once per match), then counted and cut from there. A window
     # count over them cost more: 7.3 against 5.2 ms for Gent at 100,000 activities on SQLite,
-    # and on PostgreSQL it spilled to disk past work_mem for a city at 1,000,000.
+    # about the same on PostgreSQL (where both spill a little past the default work_mem for
+    # Brussels at 1,000,000: 60,000 matches).
     matches = stmt.cte("matches").prefix_with("MATERIALIZED")
     total = select(func.count(matches.c.next)).scalar_subquery()  # those with a session to come
     ranked_rows = select(
