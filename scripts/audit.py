@@ -70,7 +70,8 @@ def served(workers: int = 2) -> Iterator[str]:
 
 def pages(base: str) -> dict[str, str]:
     """Home, results (the list; then opened at its map, which map.js draws when it comes on
-    screen), an activity and its come-along form."""
+    screen; then the map of all 162 demo activities, grouped), an activity and its come-along
+    form."""
     html = urllib.request.urlopen(base + "/activities?where=9000&lang=nl").read().decode()
     start = html.index('<h3><a href="/activities/') + len('<h3><a href="')
     detail = html[start : html.index('"', start)].split("?")[0]
@@ -79,6 +80,7 @@ def pages(base: str) -> dict[str, str]:
         "home": f"{base}/?lang=nl",
         "results": f"{base}/activities?where=9000&lang=nl",
         "results-map": f"{base}/activities?where=9000&lang=nl#map",
+        "results-map-all": f"{base}/activities?where=9000&radius_km=100&lang=nl#map",
         "detail": f"{base}{detail}?lang=nl",
         "come-along": f"{base}/activities/{activity_id}/come-along?lang=nl",
     }
@@ -165,7 +167,7 @@ def main() -> int:
             under = {k: v for k, v in scores.items() if v < BUDGETS[k]}
             ok = ok and not under
             print(
-                f"{name:12} "
+                f"{name:15} "
                 + "  ".join(f"{k} {v}" for k, v in scores.items())
                 + (f"   UNDER BUDGET: {under} {results[name]['failing']}" if under else "")
             )
