@@ -30,7 +30,8 @@ from ..ics import activity_calendar
 from ..mapview import MapData, MapPoint, build_map
 from ..models import Activity, Occurrence
 from ..schedule import to_local
-from ..search import SearchResult, map_pins, search
+from ..search import Pin, SearchResult, map_pins, search
+from .api import error_response
 from .caching import cached_page
 from .common import db, locale_code, now_utc, search_settings
 from .i18n import gettext as _
@@ -81,10 +82,14 @@ def home() -> str:
     return render_template("home.html", values={"when": "any", "tags": []})
 
 
-def _point(lat: float, lon: float, title: str, url: str, next_session: Any, km: float) -> MapPoint:
-    words = (session_words(next_session) if next_session else "", distance_words(km))
+def _point(pin: Pin) -> MapPoint:
+    """A pin with its popup's words: the next session and the distance."""
     return MapPoint(
-        lat=lat, lon=lon, title=title, url=url, detail=" · ".join(w for w in words if w)
+        lat=pin.lat,
+        lon=pin.lon,
+        title=pin.title,
+        url=detail_url(pin.id, pin.original_title),
+        detail=f"{session_words(pin.next_session)} · {distance_words(pin.distance_km)}",
     )
 
 
@@ -92,12 +97,7 @@ def _map_for(result: SearchResult) -> MapData:
     """The map of the first MAP_MAX_MARKERS matches, as plain pins (one query)."""
     cfg = current_app.config
     pins = map_pins(db(), result.matches[: cfg["MAP_MAX_MARKERS"]], locale_code())
-    points = [
-        _point(
-            p.lat, p.lon, p.title, detail_url(p.id, p.original_title), p.next_session, p.distance_km
-        )
-        for p in pins
-    ]
+    points = [_point(p) for p in pins]
     place = result.query.place
     return build_map(
         points,
@@ -131,9 +131,7 @@ def results_map() -> Response:
     parsed = parse_search(request.args)
     if parsed.query is None:
         first = parsed.errors[0]
-        response = jsonify({"error": {"code": first.code, "message": first.message}})
-        response.status_code = 400
-        return response
+        return error_response(400, first.code, first.message, first.suggestions, first.field)
     result = search(db(), parsed.query, now_utc(), search_settings(), with_hits=False)
     return jsonify(_map_for(result).data)
 
