@@ -16,6 +16,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+# Our vendored Leaflet and leaflet.markercluster (static/vendor/): loaded by the page for a map
+# drawn from its data block, by map.js for a map it fetches.
+ASSETS = {
+    "leaflet": "vendor/leaflet-1.9.4/leaflet.js",
+    "leaflet_css": "vendor/leaflet-1.9.4/leaflet.css",
+    "cluster": "vendor/leaflet.markercluster-1.5.3/leaflet.markercluster.js",
+    "cluster_css": "vendor/leaflet.markercluster-1.5.3/MarkerCluster.css",
+}
+
 
 @dataclass(frozen=True)
 class MapPoint:

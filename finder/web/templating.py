@@ -14,7 +14,7 @@ from babel.dates import get_day_names
 from flask import Flask, Response, current_app, request
 from markupsafe import Markup, escape
 
-from .. import taxonomy
+from .. import mapview, taxonomy
 from ..accounts import ROLE_LABELS
 from ..freshness import is_stale
 from ..text import fold
@@ -227,6 +227,7 @@ def init_app(app: Flask) -> None:
         fact_chips=fact_chips,
         asset_url=asset_url,
         taxonomy=taxonomy,
+        map_assets=mapview.ASSETS,
         locale_code=locale_code,
         text_direction=text_direction,
         endonym=endonym,
