@@ -124,39 +124,38 @@ def page_weight(workdir: Path, synthetic_url: str) -> dict[str, float]:
     )
     headers = {"Accept-Encoding": "br, gzip"}
 
-    def total(url: str, with_map: bool, flask_app: Any = app) -> int:
-        """The page, what it loads, and with the map what map.js then loads: Leaflet, the
-        map's data and, for a grouped map, leaflet.markercluster."""
+    def total(url: str, with_map: bool, flask_app: Any = app) -> tuple[int, int]:
+        """Bytes of the page and what it loads; with the map, also what map.js then loads:
+        the map's data, Leaflet and, for a grouped map, leaflet.markercluster. And the
+        number of pins (0 without the map)."""
         client = flask_app.test_client()
         page = client.get(url, headers=headers)
         assert page.headers["Content-Encoding"] == "br"
-        size = len(page.get_data())
-        source = brotli.decompress(page.get_data()).decode()
+        body = page.get_data()
+        size = len(body)
+        source = brotli.decompress(body).decode()
         assets = set(re.findall(r'(?:href|src)="(/static/[^"#]+)', source))
+        pins = 0
         if with_map:
-            pins = _map_of(client, source)
-            size += len(client.get(_attr(source, "data-map-src"), headers=headers).get_data())
+            data = client.get(_attr(source, "data-map-src"), headers=headers)
+            size += len(data.get_data())
+            map_data = json.loads(_decoded(data))
+            pins = len(map_data["points"])
             names = ["data-leaflet", "data-leaflet-css"]
-            names += ["data-cluster", "data-cluster-css"] if pins.get("cluster") else []
+            names += ["data-cluster", "data-cluster-css"] if map_data.get("cluster") else []
             assets |= {_attr(source, name) for name in names}
         for asset in sorted(assets):
             if "tile.png" in asset:
                 continue
             size += len(client.get(asset.replace("&amp;", "&"), headers=headers).get_data())
-        return size
+        return size, pins
 
+    big_size, big_pins = total("/activities?where=1000", with_map=True, flask_app=big)
     return {
-        "page_results_kb": round(total("/activities?where=9000", with_map=False) / 1024, 1),
-        "page_results_map_kb": round(total("/activities?where=9000", with_map=True) / 1024, 1),
-        "page_results_map_200_kb": round(
-            total("/activities?where=1000", with_map=True, flask_app=big) / 1024, 1
-        ),
-        "map_markers": len(
-            _map_of(
-                big.test_client(),
-                big.test_client().get("/activities?where=1000").get_data(as_text=True),
-            )["points"]
-        ),
+        "page_results_kb": round(total("/activities?where=9000", with_map=False)[0] / 1024, 1),
+        "page_results_map_kb": round(total("/activities?where=9000", with_map=True)[0] / 1024, 1),
+        "page_results_map_200_kb": round(big_size / 1024, 1),
+        "map_markers": big_pins,
     }
 
 
@@ -167,10 +166,10 @@ def _attr(page: str, name: str) -> str:
     return found.group(1).replace("&amp;", "&")
 
 
-def _map_of(client: Any, page: str) -> dict[str, Any]:
-    """The map that map.js fetches for a results page."""
-    data: dict[str, Any] = client.get(_attr(page, "data-map-src")).get_json()
-    return data
+def _decoded(response: Any) -> bytes:
+    """A response's body as sent, decompressed (small answers are not compressed)."""
+    body: bytes = response.get_data()
+    return brotli.decompress(body) if response.headers.get("Content-Encoding") == "br" else body
 
 
 def _redis_url() -> str:

@@ -89,13 +89,13 @@ def urls(detail_ids: list[int]) -> list[str]:
     """300 search URLs, up to 100 detail pages and the maps of 100 searches, interleaved: a
     family scrolls to the map (map.js then fetches it) about as often as it opens an
     activity."""
-    searches = [
-        (f"?where={p}{f}&lang={lang}")
+    queries = [
+        f"?where={p}{f}&lang={lang}"
         for p, f, lang in itertools.product(_POSTCODES, _FILTERS, _LANGS)
     ]
     details = [f"/activities/{i}?lang={_LANGS[i % 3]}" for i in detail_ids[:100]]
     mixed = []
-    for i, query in enumerate(searches):
+    for i, query in enumerate(queries):
         mixed.append("/activities" + query)
         if details and i % 3 == 0:
             mixed.append(details[(i // 3) % len(details)])
