@@ -160,14 +160,3 @@ def results_map(client: Any, html: str) -> dict[str, Any]:
     assert response.status_code == 200 and response.mimetype == "application/json"
     data: dict[str, Any] = response.get_json()
     return data
-
-
-def map_data(html: str, name: str = "map") -> dict[str, Any]:
-    """The data block that static/js/map.js draws a page's map from (the printable slip)."""
-    import json
-    import re
-
-    found = re.search(rf'<script type="application/json" id="{name}-data">(.*?)</script>', html)
-    assert found, f"no map data {name!r} in the page"
-    data: dict[str, Any] = json.loads(found.group(1))
-    return data
