@@ -114,6 +114,11 @@ def _day(day: date, locale: str) -> str:
 
 
 @lru_cache(maxsize=4096)
+def _money(amount: Any, locale: str) -> str:
+    return format_currency(amount, "EUR", locale=locale)
+
+
+@lru_cache(maxsize=4096)
 def _number(value: float, pattern: str | None, locale: str) -> str:
     return format_decimal(value, format=pattern, locale=locale)
 
@@ -168,8 +173,7 @@ def cost_words(activity: Activity) -> str:
         return _("Free")
     if activity.cost_type == "pay_what_you_can":
         return _("Pay what you can")
-    amount = activity.cost_amount or 0
-    return format_currency(amount, "EUR", locale=locale_code())
+    return _money(activity.cost_amount or 0, locale_code())
 
 
 def distance_words(km: float) -> str:

@@ -29,7 +29,6 @@ from .present import (
     language_name,
     place_name,
     session_words,
-    tag_slugs,
     texts,
 )
 from .public import places_url
@@ -166,52 +165,6 @@ def label_icon(name: str, text: str, cls: str = "chip") -> Markup:
     return Markup(f'<span class="{cls}">{icon(name)}<span>{escape(text)}</span></span>')
 
 
-# The chips after cost, drinks, accompaniment and walk-in, in this order.
-_LATER_TAGS = tuple(
-    taxonomy.TAG_BY_SLUG[slug]
-    for slug in (
-        "children",
-        "play_corner",
-        "babies",
-        "women_only",
-        "open_to_all",
-        "wheelchair",
-        "public_transport",
-    )
-)
-
-
-def fact_chips(activity: Any) -> list[Markup]:
-    """The facts a family decides on, each an icon with words, in a fixed order: a warning
-    when the listing is old, cost, social tariff, free drinks, who comes along, walk in or
-    register, children and access, languages. (Made here, not by macros: a card's 15 chips
-    took 0.3 ms as macros, a results page has 20 cards.)"""
-    tags = set(tag_slugs(activity))
-    chips = []
-    if stale(activity):
-        warning = _("Not confirmed recently: check with the organiser")
-        chips.append(label_icon("warning", warning, cls="chip warn"))
-    cost_icon = activity.cost_type if activity.cost_type != "amount" else "euro"
-    chips.append(label_icon(cost_icon, cost_words(activity)))
-    if "social_tariff" in tags:
-        chips.append(label_icon("social_tariff", _("Social tariff (UiTPAS)")))
-    if "free_drinks" in tags:
-        chips.append(label_icon("free_drinks", _("Free drinks")))
-    for tag in taxonomy.ACCOMPANIMENT_TAGS:
-        if tag.slug in tags:
-            chips.append(label_icon(tag.icon, _(tag.label)))
-    if "walk_in" in tags:
-        chips.append(label_icon("walk_in", _("Walk in, no need to register")))
-    elif "register" in tags:
-        chips.append(label_icon("register", _("Register first")))
-    for tag in _LATER_TAGS:
-        if tag.slug in tags:
-            chips.append(label_icon(tag.icon, _(tag.label)))
-    spoken = ", ".join(language_name(code) for code in activity.language_codes)
-    chips.append(label_icon("language", _("Spoken: %(languages)s", languages=spoken)))
-    return chips
-
-
 def has_error(errors: list[Any], field: str) -> bool:
     return any(e.field == field for e in errors)
 
@@ -224,7 +177,6 @@ def init_app(app: Flask) -> None:
     env.globals.update(
         icon=icon,
         label_icon=label_icon,
-        fact_chips=fact_chips,
         asset_url=asset_url,
         taxonomy=taxonomy,
         map_assets=mapview.ASSETS,
@@ -250,7 +202,10 @@ def init_app(app: Flask) -> None:
     env.filters["http_url"] = http_url
     env.filters["linkify"] = linkify
     env.add_extension("jinja2.ext.do")
+    from . import cards
     from . import request_words as rw
+
+    env.globals.update(card=cards.card, facts=cards.facts)
 
     env.globals.update(
         session_day=rw.session_day,
