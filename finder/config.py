@@ -60,6 +60,9 @@ def from_env(instance_path: str) -> dict[str, Any]:
             "image/svg+xml",
         ],
         "COMPRESS_MIN_SIZE": 300,
+        # Pages answer conditional requests before they are compressed (web/caching.py, and
+        # send_file for static files); a second evaluation after compressing found nothing.
+        "COMPRESS_EVALUATE_CONDITIONAL_REQUEST": False,
         "SEND_FILE_MAX_AGE_DEFAULT": 3600,
         # No form needs more; a 10 MB description is refused before it is read.
         "MAX_CONTENT_LENGTH": 256 * 1024,

@@ -78,5 +78,6 @@ def _conditional(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-cache"  # keep it, but ask each time (a 304 is tiny)
     response.vary.add("Accept-Language")
     response.vary.add("Cookie")
-    response.make_conditional(request)
+    if request.if_none_match or request.if_modified_since:
+        response.make_conditional(request)
     return response
