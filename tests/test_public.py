@@ -416,6 +416,19 @@ def test_hreflang_alternates_for_every_language(client: FlaskClient) -> None:
     )
 
 
+def test_language_switch_keeps_every_parameter_in_its_place(client: FlaskClient) -> None:
+    html = client.get(
+        "/activities?tag=free&lang=fr&tag=walk_in&where=Sint-Niklaas&q=caf%C3%A9"
+    ).text
+    assert (
+        'href="/activities?tag=free&amp;tag=walk_in&amp;lang=ar&amp;where=Sint-Niklaas&amp;'
+        'q=caf%C3%A9" lang="ar" dir="rtl"' in html
+    )
+    html = client.get("/activities?where=9000").text  # no lang yet: it comes last
+    assert 'href="/activities?where=9000&amp;lang=tr" lang="tr"' in html
+    assert 'href="/?lang=fa" lang="fa"' in client.get("/").text
+
+
 def test_original_language_label_in_the_page_language(client: FlaskClient, db: Session) -> None:
     a = f.activity(db, title="Koffiemoment")
     html = client.get(f"/activities/{a.id}?lang=ar").get_data(as_text=True)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 from babel import Locale
 from babel.dates import get_day_names
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, current_app, g, request
 from markupsafe import Markup, escape
 
 from .. import mapview, taxonomy
@@ -81,11 +81,23 @@ def _after(response: Response) -> Response:
 
 
 def lang_url(code: str, external: bool = False) -> str:
-    """The current page in another interface language."""
-    args = request.args.to_dict(flat=False)
-    args["lang"] = [code]
+    """The current page in another interface language (its parameters kept, `lang` where it
+    was or else last). A page asks for 17 of these: the parameters are encoded once."""
+    memo: tuple[str, str] | None = g.get("meegaan_lang_query")
+    if memo is None:
+        args = request.args.to_dict(flat=False)
+        args["lang"] = []  # keeps its place, or takes the last one
+        keys = list(args)
+        at = keys.index("lang")
+
+        def encoded(part: list[str]) -> str:
+            return urlencode([(k, v) for k in part for v in args[k]])
+
+        memo = g.meegaan_lang_query = (encoded(keys[:at]), encoded(keys[at + 1 :]))
+    before, after = memo
     base = request.base_url if external else request.path
-    return base + "?" + urlencode([(k, v) for k, vs in args.items() for v in vs])
+    lang = urlencode({"lang": code})
+    return f"{base}?{before + '&' if before else ''}{lang}{'&' + after if after else ''}"
 
 
 def http_url(value: str | None) -> str | None:
@@ -118,6 +130,7 @@ class _StatusLabels:
 STATUS_LABELS = _StatusLabels()
 
 
+@lru_cache(maxsize=32)
 def text_direction(code: str) -> str:
     """'rtl' for Arabic and Farsi, 'ltr' otherwise, from Babel's locale data."""
     return str(Locale.parse(code).text_direction)
