@@ -18,13 +18,11 @@ from ..search import Hit
 from .common import locale_code
 from .i18n import gettext as _
 from .present import (
-    activity_url,
     cost_words,
-    distance_words,
     language_name,
-    session_words,
     tag_slugs,
     texts,
+    words_now,
 )
 from .templating import icon, label_icon, stale
 
@@ -114,23 +112,24 @@ def card(hit: Hit) -> Markup:
     summary and the facts. Texts are in the visitor's language when translated; `lang` says
     which language they are in."""
     pieces = _pieces()
+    words = words_now()
     a = hit.activity
     t = texts(a)
     lang = escape(t["lang"])
     when = (
         f'    <p class="when">{pieces["clock"]}'
-        f"<span>{escape(session_words(hit.next_sessions[0]))}</span></p>\n"
+        f"<span>{escape(words.session(hit.next_sessions[0]))}</span></p>\n"
         if hit.next_sessions
         else ""
     )
     return Markup(
         '<li class="card">\n  <article>\n'
         f"    {pieces['category:' + a.category]}\n"
-        f'    <h3><a href="{escape(activity_url(a))}" lang="{lang}" dir="auto">'
+        f'    <h3><a href="{escape(words.detail_url(a.id, a.title))}" lang="{lang}" dir="auto">'
         f"{escape(t['title'])}</a></h3>\n"
         f"{when}"
         f'    <p class="where">{pieces["pin"]}<span><bdi>{escape(a.municipality)}</bdi> · '
-        f"{escape(distance_words(hit.distance_km))}</span></p>\n"
+        f"{escape(words.distance(hit.distance_km))}</span></p>\n"
         f'    <p class="summary" lang="{lang}" dir="auto">{escape(t["summary"] or "")}</p>\n'
         f"    {facts(a, pieces)}\n"
         "  </article>\n</li>\n"

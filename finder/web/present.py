@@ -46,21 +46,8 @@ _SEGMENT_SAFE = "!$&'()*+,/:;=@"
 
 
 def detail_url(activity_id: int, title: str, external: bool = False) -> str:
-    """The detail page's address, as `url_for` writes it.
-
-    A results page has 20 cards and up to 200 map pins, each with an address, and `url_for`
-    takes about 50 µs: it is asked once per request and language, and the id and slug are put
-    in its answer. (Tests compare the two for hostile titles.)
-    """
-    memo: dict[tuple[bool, str], str] = g.setdefault("meegaan_detail_urls", {})
-    key = (external, locale_code())
-    made = memo.get(key)
-    if made is None:
-        made = memo[key] = url_for(
-            "public.detail", activity_id=_SOME_ID, slug="slug", _external=external
-        )
-    segment = f"/{activity_id}-{quote(slugify(title), safe=_SEGMENT_SAFE)}"
-    return made.replace(f"/{_SOME_ID}-slug", segment, 1)
+    """The detail page's address, as `url_for` writes it (see `Words.detail_url`)."""
+    return words_now().detail_url(activity_id, title, external)
 
 
 def texts(activity: Activity) -> dict[str, Any]:
@@ -123,49 +110,77 @@ def _number(value: float, pattern: str | None, locale: str) -> str:
     return format_decimal(value, format=pattern, locale=locale)
 
 
-class _DayWords:
-    """The words of dates for one language and day: 'Today', 'Tomorrow', then the date."""
+class Words:
+    """Dates, distances and addresses in one language, for the many items of one page.
+
+    Worked out once per request and language (`words_now`): a city map has 200 pins, each with
+    a session, a distance and an address, and asking Flask for the language, the catalog and
+    `url_for` (about 50 µs) again for each one cost more than the rest of the pin.
+    """
 
     def __init__(self, locale: str, today: date) -> None:
         self.locale = locale
         self.days = {today: _("Today"), today + timedelta(days=1): _("Tomorrow")}
-        self.session = _("%(day)s, %(start)s–%(end)s")
+        self.session_pattern = _("%(day)s, %(start)s–%(end)s")
+        self.metres = _("%(metres)s m")
+        self.km = _("%(km)s km")
+        self._detail_urls: dict[bool, tuple[str, str]] = {}
 
     def day(self, local_day: date) -> str:
+        """'Today', 'Tomorrow' or 'Wednesday 4 December'."""
         found = self.days.get(local_day)
         if found is None:
             found = self.days[local_day] = _day(local_day, self.locale)
         return found
 
+    def session(self, occ: Timed) -> str:
+        """'Wednesday 4 December, 14:00–16:00'.
 
-def _day_words_now() -> _DayWords:
-    """Worked out once per request and language (a city map has 200 dated pins)."""
+        The times are wrapped in Unicode isolates (LRI … PDI): on an Arabic or Farsi page the
+        bidi algorithm would otherwise show "16:00–14:00".
+        """
+        start, end = to_local(occ.starts_at), to_local(occ.ends_at)
+        return self.session_pattern % {
+            "day": self.day(start.date()),
+            "start": "\u2066" + _clock(start.time(), self.locale),
+            "end": _clock(end.time(), self.locale) + "\u2069",
+        }
+
+    def distance(self, km: float) -> str:
+        if km < 1:
+            return self.metres % {"metres": _number(round(km * 1000, -1), None, self.locale)}
+        return self.km % {"km": _number(round(km, 1), "#,##0.0", self.locale)}
+
+    def detail_url(self, activity_id: int, title: str, external: bool = False) -> str:
+        """The detail page's address, as `url_for` writes it: asked once, then the id and
+        slug are put in its answer. (Tests compare the two for hostile titles.)"""
+        made = self._detail_urls.get(external)
+        if made is None:
+            url = url_for("public.detail", activity_id=_SOME_ID, slug="slug", _external=external)
+            made = self._detail_urls[external] = url.partition(f"/{_SOME_ID}-slug")[::2]
+        segment = f"/{activity_id}-{quote(slugify(title), safe=_SEGMENT_SAFE)}"
+        return made[0] + segment + made[1]
+
+
+def words_now() -> Words:
+    """The page's `Words`, in the language of the moment (a slip in the family's language
+    inside a Dutch page gets its own)."""
     locale = locale_code()
-    memo: dict[str, _DayWords] = g.setdefault("meegaan_day_words", {})
+    memo: dict[str, Words] = g.setdefault("meegaan_words", {})
     words = memo.get(locale)
     if words is None:
-        words = memo[locale] = _DayWords(locale, to_local(now_utc()).date())
+        words = memo[locale] = Words(locale, to_local(now_utc()).date())
     return words
 
 
 def day_words(moment: datetime) -> str:
     """'Today', 'Tomorrow' or 'Wednesday 4 December' for a naive-UTC moment."""
-    return _day_words_now().day(to_local(moment).date())
+    return words_now().day(to_local(moment).date())
 
 
 def session_words(occ: Timed) -> str:
-    """'Wednesday 4 December, 14:00–16:00'.
-
-    The times are wrapped in Unicode isolates (LRI … PDI): on an Arabic or Farsi page the bidi
-    algorithm would otherwise show "16:00–14:00".
-    """
-    words = _day_words_now()
-    start, end = to_local(occ.starts_at), to_local(occ.ends_at)
-    return words.session % {
-        "day": words.day(start.date()),
-        "start": "\u2066" + _clock(start.time(), words.locale),
-        "end": _clock(end.time(), words.locale) + "\u2069",
-    }
+    """'Wednesday 4 December, 14:00–16:00' (see `Words.session`)."""
+    return words_now().session(occ)
 
 
 def cost_words(activity: Activity) -> str:
@@ -177,9 +192,7 @@ def cost_words(activity: Activity) -> str:
 
 
 def distance_words(km: float) -> str:
-    if km < 1:
-        return _("%(metres)s m", metres=_number(round(km * 1000, -1), None, locale_code()))
-    return _("%(km)s km", km=_number(round(km, 1), "#,##0.0", locale_code()))
+    return words_now().distance(km)
 
 
 def tag_slugs(activity: Activity) -> list[str]:

@@ -38,12 +38,11 @@ from .i18n import gettext as _
 from .limits import limiter
 from .params import parse_search
 from .present import (
+    Words,
     activity_url,
-    detail_url,
-    distance_words,
-    session_words,
     speech_parts,
     texts,
+    words_now,
 )
 
 bp = Blueprint("public", __name__)
@@ -82,14 +81,14 @@ def home() -> str:
     return render_template("home.html", values={"when": "any", "tags": []})
 
 
-def _point(pin: Pin) -> MapPoint:
+def _point(pin: Pin, words: Words) -> MapPoint:
     """A pin with its popup's words: the next session and the distance."""
     return MapPoint(
         lat=pin.lat,
         lon=pin.lon,
         title=pin.title,
-        url=detail_url(pin.id, pin.original_title),
-        detail=f"{session_words(pin.next_session)} · {distance_words(pin.distance_km)}",
+        url=words.detail_url(pin.id, pin.original_title),
+        detail=f"{words.session(pin.next_session)} · {words.distance(pin.distance_km)}",
     )
 
 
@@ -97,7 +96,8 @@ def _map_for(result: SearchResult) -> MapData:
     """The map of the first MAP_MAX_MARKERS matches, as plain pins (one query)."""
     cfg = current_app.config
     pins = map_pins(db(), result.matches[: cfg["MAP_MAX_MARKERS"]], locale_code())
-    points = [_point(p) for p in pins]
+    words = words_now()
+    points = [_point(p, words) for p in pins]
     place = result.query.place
     return build_map(
         points,
