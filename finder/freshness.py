@@ -14,6 +14,7 @@ from .accounts import audit
 from .activities import refresh_occurrences
 from .models import Activity, ActivityReport, User
 from .notify import queue_mail
+from .search import Listing
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,7 @@ class FreshnessSettings:
     horizon_weeks: int = 8
 
 
-def is_stale(activity: Activity, now_utc: datetime, settings: FreshnessSettings) -> bool:
+def is_stale(activity: Activity | Listing, now_utc: datetime, settings: FreshnessSettings) -> bool:
     """Not confirmed for so long that families should be told."""
     confirmed = activity.last_confirmed_at or activity.created_at
     if confirmed is None:  # not saved yet (the editor's preview)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -27,11 +28,11 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.orm import Session, aliased, joinedload
+from sqlalchemy.orm import Session, aliased
 
 from . import schedule, taxonomy
 from .geo import KM_PER_DEGREE_LAT, Place, bounding_box, distance_km
-from .models import Activity, ActivityTranslation, Occurrence
+from .models import Activity, ActivityTranslation, Occurrence, Organisation
 from .schedule import Window, when_window
 from .text import fold
 
@@ -69,9 +70,46 @@ class SearchSettings:
     keep_matches: int = 200
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What a result card and the JSON API show of an activity, its texts in one language.
+
+    A page of results loads these as plain rows (`load_hits`): as ORM activities, with every
+    column and every translation, they cost a page more than the search itself.
+    `web.present.listing` makes one from an `Activity` (the editor's preview, one activity's
+    JSON), by the same rule: the translation in the asked language when the activity has one
+    and was not written in it; a translation without a summary keeps the original's.
+    """
+
+    id: int
+    title: str  # in `text_language`
+    summary: str
+    text_language: str
+    original_title: str  # the address's slug is made from it, whatever the language
+    category: str
+    street: str
+    postcode: str
+    municipality: str
+    lat: float
+    lon: float
+    cost_type: str
+    cost_amount: Decimal | None
+    cost_note: str
+    tags_mask: int
+    languages: str  # ",nl,ar," as stored
+    last_confirmed_at: datetime | None
+    created_at: datetime | None
+    organisation_id: int | None
+    organisation_name: str
+
+    @property
+    def language_codes(self) -> list[str]:
+        return [c for c in self.languages.split(",") if c]
+
+
 @dataclass
 class Hit:
-    activity: Activity
+    listing: Listing
     distance_km: float
     next_sessions: list[schedule.Session] = field(default_factory=list)
 
@@ -83,7 +121,7 @@ Match = tuple[int, float, Any]
 @dataclass
 class SearchResult:
     query: SearchQuery
-    hits: list[Hit]  # the requested page, with activities loaded
+    hits: list[Hit]  # the requested page, with listings loaded
     count: int
     radius_km: float
     widened_to_km: float | None
@@ -307,10 +345,12 @@ def search(
     now_utc: datetime,
     settings: SearchSettings,
     with_hits: bool = True,
+    locale: str | None = None,
 ) -> SearchResult:
     """Find activities per DESIGN §5, widening the radius when fewer than `min_results` match.
 
-    Without `with_hits` only the matches are found (for the map), no activity is loaded.
+    The page's listings have their texts in `locale` where translated. Without `with_hits`
+    only the matches are found (for the map), no listing is loaded.
     """
     window = when_window(query.when, now_utc, settings.horizon_weeks)
     radius = query.radius_km
@@ -327,19 +367,54 @@ def search(
             if count >= settings.min_results:
                 break
     page = found[offset : offset + query.per_page]
-    hits = load_hits(session, page, window, settings.next_per_result) if with_hits else []
+    hits = load_hits(session, page, window, settings.next_per_result, locale) if with_hits else []
     return SearchResult(query, hits, count, radius, widened, found, window)
+
+
+_LISTED = (
+    Activity.id,
+    Activity.title,
+    Activity.summary,
+    Activity.original_locale,
+    Activity.category,
+    Activity.street,
+    Activity.postcode,
+    Activity.municipality,
+    Activity.lat,
+    Activity.lon,
+    Activity.cost_type,
+    Activity.cost_amount,
+    Activity.cost_note,
+    Activity.tags_mask,
+    Activity.languages,
+    Activity.last_confirmed_at,
+    Activity.created_at,
+    Activity.organisation_id,
+)
 
 
 @lru_cache(maxsize=1)
 def _hits_statements() -> tuple[Any, Any]:
-    """The page's activities, with organisation and translations in the same round trip, and
-    each one's first few sessions in the window."""
+    """The page's activities as plain rows, each with its organisation's name and its
+    translation in the asked language, and each one's first few sessions in the window."""
     ids: Any = bindparam("ids", expanding=True)
+    locale = _param("locale", String())
+    translated = aliased(ActivityTranslation)
     activities = (
-        select(Activity)
+        select(
+            *_LISTED,
+            Organisation.name.label("organisation_name"),
+            translated.title.label("translated_title"),
+            translated.summary.label("translated_summary"),
+        )
+        .join(Organisation, Organisation.id == Activity.organisation_id)
+        .outerjoin(
+            translated,
+            (translated.activity_id == Activity.id)
+            & (translated.locale == locale)
+            & (Activity.original_locale != locale),
+        )
         .where(Activity.id.in_(ids))
-        .options(joinedload(Activity.organisation), joinedload(Activity.translations))
     )
     numbered = (
         select(
@@ -365,20 +440,54 @@ def _hits_statements() -> tuple[Any, Any]:
     return activities, sessions
 
 
+def _listing(row: Any, locale: str | None) -> Listing:
+    translated = row.translated_title is not None
+    return Listing(
+        id=row.id,
+        title=row.translated_title if translated else row.title,
+        summary=(row.translated_summary or row.summary) if translated else row.summary,
+        text_language=locale if translated and locale else row.original_locale,
+        original_title=row.title,
+        category=row.category,
+        street=row.street,
+        postcode=row.postcode,
+        municipality=row.municipality,
+        lat=row.lat,
+        lon=row.lon,
+        cost_type=row.cost_type,
+        cost_amount=row.cost_amount,
+        cost_note=row.cost_note,
+        tags_mask=row.tags_mask,
+        languages=row.languages,
+        last_confirmed_at=row.last_confirmed_at,
+        created_at=row.created_at,
+        organisation_id=row.organisation_id,
+        organisation_name=row.organisation_name,
+    )
+
+
 def load_hits(
-    session: Session, rows: list[Match], window: Window, next_per_result: int
+    session: Session,
+    rows: list[Match],
+    window: Window,
+    next_per_result: int,
+    locale: str | None = None,
 ) -> list[Hit]:
-    """Full activities for some matches, each with its next sessions in the window."""
+    """The listings of some matches (texts in `locale` where translated), each with its next
+    sessions in the window."""
     if not rows:
         return []
     ids = [r[0] for r in rows]
     activities_stmt, sessions_stmt = _hits_statements()
-    activities = {a.id: a for a in session.scalars(activities_stmt, {"ids": ids}).unique()}
+    listings = {
+        row.id: _listing(row, locale)
+        for row in session.execute(activities_stmt, {"ids": ids, "locale": locale})
+    }
     sessions: dict[int, list[schedule.Session]] = {i: [] for i in ids}
     params = {"ids": ids, "per_result": next_per_result, **_window_params(window)}
     for activity_id, starts_at, ends_at in session.execute(sessions_stmt, params):
         sessions[activity_id].append(schedule.Session(starts_at, ends_at))
-    return [Hit(activities[i], d, sessions[i]) for i, d, _ in rows if i in activities]
+    return [Hit(listings[i], d, sessions[i]) for i, d, _ in rows if i in listings]
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ def run(db: Session, where: str = "9000", **kw: object):  # type: ignore[no-unty
 
 
 def titles(result) -> list[str]:  # type: ignore[no-untyped-def]
-    return [h.activity.title for h in result.hits]
+    return [h.listing.title for h in result.hits]
 
 
 @pytest.fixture()
@@ -148,6 +148,41 @@ def test_hits_carry_their_next_sessions(db: Session, three_near: None) -> None:
     assert starts == sorted(starts) and starts[0] >= NOW.replace(hour=0)
 
 
+def test_listings_have_their_texts_in_the_asked_language_where_translated(db: Session) -> None:
+    f.activity(
+        db,
+        title="Koffiemoment",
+        summary="Koffie en een babbel.",
+        translations={
+            "ar": {"title": "لقاء القهوة", "summary": "قهوة ودردشة."},
+            "fr": {"title": "Café"},
+        },
+    )
+    f.activity(db, title="Coin de jeu", summary="Jouer.", original_locale="fr", offset_km=(0.5, 0))
+    query = SearchQuery(place=gazetteer().resolve("9000"), order="nearest")
+
+    def texts(locale: str | None) -> list[tuple[str, str, str, str]]:
+        hits = search(db, query, NOW, SETTINGS, locale=locale).hits
+        return [
+            (h.listing.title, h.listing.summary, h.listing.text_language, h.listing.original_title)
+            for h in hits
+        ]
+
+    assert texts("ar") == [
+        ("لقاء القهوة", "قهوة ودردشة.", "ar", "Koffiemoment"),
+        ("Coin de jeu", "Jouer.", "fr", "Coin de jeu"),
+    ]
+    assert texts("fr")[0] == ("Café", "Koffie en een babbel.", "fr", "Koffiemoment")
+    assert (
+        texts("nl")
+        == texts(None)
+        == [
+            ("Koffiemoment", "Koffie en een babbel.", "nl", "Koffiemoment"),
+            ("Coin de jeu", "Jouer.", "fr", "Coin de jeu"),
+        ]
+    )
+
+
 def test_map_pins_follow_the_matches_in_the_visitors_language(db: Session) -> None:
     f.activity(db, title="Koffiemoment", translations={"ar": {"title": "لقاء القهوة"}})
     f.activity(db, title="Speelhoek", offset_km=(0.5, 0))
@@ -158,7 +193,7 @@ def test_map_pins_follow_the_matches_in_the_visitors_language(db: Session) -> No
         by_title = {p.original_title: p for p in pins}
         assert by_title["Koffiemoment"].title == expected
         assert by_title["Speelhoek"].title == "Speelhoek"
-    hits = {h.activity.id: h for h in result.hits}
+    hits = {h.listing.id: h for h in result.hits}
     for pin in map_pins(db, result.matches, "nl"):
         first = hits[pin.id].next_sessions[0]
         assert pin.next_session is not None
@@ -190,7 +225,7 @@ def test_a_long_history_and_a_session_under_way(db: Session) -> None:
     )
     db.flush()
     result = run(db)
-    hit = next(h for h in result.hits if h.activity.id == a.id)
+    hit = next(h for h in result.hits if h.listing.id == a.id)
     assert hit.next_sessions[0].starts_at == NOW - timedelta(hours=3)
     assert result.count == 1
     pins = map_pins(db, result.matches, "nl")

@@ -9,10 +9,10 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from ..activities import published, upcoming_sessions
 from ..search import search
 from .caching import cached_page
-from .common import db, now_utc, search_settings
+from .common import db, locale_code, now_utc, search_settings
 from .i18n import gettext as _
 from .params import parse_search
-from .present import place_name, result_json
+from .present import listing, place_name, result_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -42,7 +42,7 @@ def activities() -> Response:
         first = parsed.errors[0]
         return error_response(400, first.code, first.message, first.suggestions, first.field)
     q = parsed.query
-    result = search(db(), q, now_utc(), search_settings())
+    result = search(db(), q, now_utc(), search_settings(), locale=locale_code())
     return jsonify(
         {
             "query": {
@@ -66,7 +66,7 @@ def activities() -> Response:
             "page": q.page,
             "per_page": q.per_page,
             "results": [
-                result_json(h.activity, h.distance_km, h.next_sessions) for h in result.hits
+                result_json(h.listing, h.distance_km, h.next_sessions) for h in result.hits
             ],
         }
     )
@@ -81,4 +81,4 @@ def activity(activity_id: int) -> Response:
             404, "not_found", _("This activity does not exist or is no longer listed.")
         )
     sessions = upcoming_sessions(db(), found, now_utc(), 5, current_app.config["OCCURRENCE_WEEKS"])
-    return jsonify(result_json(found, None, sessions))
+    return jsonify(result_json(listing(found), None, sessions))

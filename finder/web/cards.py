@@ -21,7 +21,6 @@ from .present import (
     cost_words,
     language_name,
     tag_slugs,
-    texts,
     words_now,
 )
 from .templating import icon, label_icon, stale
@@ -113,9 +112,8 @@ def card(hit: Hit) -> Markup:
     which language they are in."""
     pieces = _pieces()
     words = words_now()
-    a = hit.activity
-    t = texts(a)
-    lang = escape(t["lang"])
+    a = hit.listing
+    lang = escape(a.text_language)
     when = (
         f'    <p class="when">{pieces["clock"]}'
         f"<span>{escape(words.session(hit.next_sessions[0]))}</span></p>\n"
@@ -125,12 +123,12 @@ def card(hit: Hit) -> Markup:
     return Markup(
         '<li class="card">\n  <article>\n'
         f"    {pieces['category:' + a.category]}\n"
-        f'    <h3><a href="{escape(words.detail_url(a.id, a.title))}" lang="{lang}" dir="auto">'
-        f"{escape(t['title'])}</a></h3>\n"
+        f'    <h3><a href="{escape(words.detail_url(a.id, a.original_title))}" lang="{lang}" '
+        f'dir="auto">{escape(a.title)}</a></h3>\n'
         f"{when}"
         f'    <p class="where">{pieces["pin"]}<span><bdi>{escape(a.municipality)}</bdi> · '
         f"{escape(words.distance(hit.distance_km))}</span></p>\n"
-        f'    <p class="summary" lang="{lang}" dir="auto">{escape(t["summary"] or "")}</p>\n'
+        f'    <p class="summary" lang="{lang}" dir="auto">{escape(a.summary or "")}</p>\n'
         f"    {facts(a, pieces)}\n"
         "  </article>\n</li>\n"
     )

@@ -31,7 +31,7 @@ from .common import confirm_serializer, db, edit_settings, now_utc
 from .decorators import roles_required
 from .forms import ActivityForm
 from .i18n import gettext as _
-from .present import schedule_words
+from .present import listing, schedule_words
 
 bp = Blueprint("editor", __name__, url_prefix="/manage/activities")
 
@@ -217,7 +217,7 @@ def _editor(activity: Activity | None) -> str | BaseResponse | tuple[str, int]:
                     draft = Activity()
                     editing.apply(draft, data, None)
                     draft.id = activity.id if activity else 0
-                    card = Hit(draft, 0.0, [])
+                    card = Hit(listing(draft), 0.0, [])
                 else:
                     saved = editing.save(
                         db(), user, activity, data, action == "publish", edit_settings(), now_utc()

@@ -20,6 +20,7 @@ from ..activities import translation_for
 from ..geo import Place
 from ..models import Activity
 from ..schedule import WEEKDAYS, Recurrence, Timed, to_local
+from ..search import Listing
 from ..text import fold
 from .common import locale_code, now_utc
 from .i18n import gettext as _
@@ -183,7 +184,7 @@ def session_words(occ: Timed) -> str:
     return words_now().session(occ)
 
 
-def cost_words(activity: Activity) -> str:
+def cost_words(activity: Activity | Listing) -> str:
     if activity.cost_type == "free":
         return _("Free")
     if activity.cost_type == "pay_what_you_can":
@@ -195,7 +196,7 @@ def distance_words(km: float) -> str:
     return words_now().distance(km)
 
 
-def tag_slugs(activity: Activity) -> list[str]:
+def tag_slugs(activity: Activity | Listing) -> list[str]:
     return taxonomy.mask_to_tags(activity.tags_mask)
 
 
@@ -203,35 +204,63 @@ def iso(moment: datetime) -> str:
     return to_local(moment).isoformat(timespec="seconds")
 
 
+def listing(activity: Activity) -> Listing:
+    """What a card and the JSON API show of an activity, its texts in the page's language
+    (`texts`): for one activity, or a draft in the editor's preview."""
+    t = texts(activity)
+    organisation = activity.organisation
+    return Listing(
+        id=activity.id,
+        title=t["title"],
+        summary=t["summary"],
+        text_language=t["lang"],
+        original_title=activity.title,
+        category=activity.category,
+        street=activity.street,
+        postcode=activity.postcode,
+        municipality=activity.municipality,
+        lat=activity.lat,
+        lon=activity.lon,
+        cost_type=activity.cost_type,
+        cost_amount=activity.cost_amount,
+        cost_note=activity.cost_note,
+        tags_mask=activity.tags_mask,
+        languages=activity.languages,
+        last_confirmed_at=activity.last_confirmed_at,
+        created_at=activity.created_at,
+        organisation_id=organisation.id if organisation else None,
+        organisation_name=organisation.name if organisation else "",
+    )
+
+
 def result_json(
-    activity: Activity, distance_km: float | None, sessions: Sequence[Timed]
+    item: Listing, distance_km: float | None, sessions: Sequence[Timed]
 ) -> dict[str, Any]:
     """One result in the JSON contract of DESIGN §7."""
-    t = texts(activity)
     return {
-        "id": activity.id,
-        "url": activity_url(activity, external=True),
-        "title": t["title"],
-        "summary": t["summary"],
-        "text_language": t["lang"],
-        "category": activity.category,
-        "tags": tag_slugs(activity),
+        "id": item.id,
+        "url": detail_url(item.id, item.original_title, external=True),
+        "title": item.title,
+        "summary": item.summary,
+        "text_language": item.text_language,
+        "category": item.category,
+        "tags": tag_slugs(item),
         "cost": {
-            "type": activity.cost_type,
-            "amount_eur": float(activity.cost_amount) if activity.cost_amount is not None else None,
-            "note": activity.cost_note or None,
+            "type": item.cost_type,
+            "amount_eur": float(item.cost_amount) if item.cost_amount is not None else None,
+            "note": item.cost_note or None,
         },
-        "languages": activity.language_codes,
+        "languages": item.language_codes,
         "address": {
-            "street": activity.street,
-            "postcode": activity.postcode,
-            "municipality": activity.municipality,
+            "street": item.street,
+            "postcode": item.postcode,
+            "municipality": item.municipality,
         },
-        "lat": activity.lat,
-        "lon": activity.lon,
+        "lat": item.lat,
+        "lon": item.lon,
         "distance_km": round(distance_km, 2) if distance_km is not None else None,
         "next": [{"start": iso(s.starts_at), "end": iso(s.ends_at)} for s in sessions],
-        "organisation": {"id": activity.organisation.id, "name": activity.organisation.name},
+        "organisation": {"id": item.organisation_id, "name": item.organisation_name},
     }
 
 

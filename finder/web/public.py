@@ -117,7 +117,7 @@ def results() -> tuple[str, int]:
         return render_template(
             "results.html", result=None, errors=parsed.errors, values=parsed.values
         ), 400
-    result = search(db(), parsed.query, now_utc(), search_settings())
+    result = search(db(), parsed.query, now_utc(), search_settings(), locale=locale_code())
     return render_template("results.html", result=result, errors=[], values=parsed.values), 200
 
 
