@@ -332,7 +332,7 @@ def _ranked(
         bool(query.lang_spoken),
         len(words),
     )
-    rows = session.execute(_ranked_statement(shape), params).all()
+    rows = session.connection().execute(_ranked_statement(shape), params).all()
     if not rows:
         return 0, []
     ranked = [(r.id, distance_km(lat0, lon0, r.lat, r.lon), r.next) for r in rows if r.next]
@@ -403,6 +403,7 @@ def _hits_statements() -> tuple[Any, Any]:
     activities = (
         select(
             *_LISTED,
+            Activity.duration_minutes,
             Organisation.name.label("organisation_name"),
             translated.title.label("translated_title"),
             translated.summary.label("translated_summary"),
@@ -474,19 +475,31 @@ def load_hits(
     locale: str | None = None,
 ) -> list[Hit]:
     """The listings of some matches (texts in `locale` where translated), each with its next
-    sessions in the window."""
+    `next_per_result` sessions in the window.
+
+    One session each (a card shows one) is the match's own, found by the search: no query
+    for it. More (the JSON API's three) are looked up.
+    """
     if not rows:
         return []
     ids = [r[0] for r in rows]
     activities_stmt, sessions_stmt = _hits_statements()
-    listings = {
-        row.id: _listing(row, locale)
-        for row in session.execute(activities_stmt, {"ids": ids, "locale": locale})
-    }
+    # Core statements run on the session's connection: through the ORM's execute they cost
+    # a third more, for nothing the ORM adds to plain rows.
+    connection = session.connection()
+    listings, durations = {}, {}
+    for row in connection.execute(activities_stmt, {"ids": ids, "locale": locale}):
+        listings[row.id] = _listing(row, locale)
+        durations[row.id] = row.duration_minutes
     sessions: dict[int, list[schedule.Session]] = {i: [] for i in ids}
-    params = {"ids": ids, "per_result": next_per_result, **_window_params(window)}
-    for activity_id, starts_at, ends_at in session.execute(sessions_stmt, params):
-        sessions[activity_id].append(schedule.Session(starts_at, ends_at))
+    if next_per_result == 1:
+        for activity_id, _distance, next_start in rows:
+            if activity_id in durations:
+                sessions[activity_id].append(_session_of(next_start, durations[activity_id]))
+    else:
+        params = {"ids": ids, "per_result": next_per_result, **_window_params(window)}
+        for activity_id, starts_at, ends_at in connection.execute(sessions_stmt, params):
+            sessions[activity_id].append(schedule.Session(starts_at, ends_at))
     return [Hit(listings[i], d, sessions[i]) for i, d, _ in rows if i in listings]
 
 
@@ -526,9 +539,13 @@ def _pins_statement() -> Any:
     )
 
 
-def _as_datetime(value: Any) -> datetime:
-    """A start as the search returns it: text on SQLite, a datetime on PostgreSQL."""
-    return datetime.fromisoformat(value) if isinstance(value, str) else value
+def _session_of(next_start: Any, duration_minutes: int) -> schedule.Session:
+    """A match's next session: its start as the search returns it (text on SQLite, a datetime
+    on PostgreSQL), and its end as `schedule.expand` makes it, the duration later in Brussels
+    time."""
+    start = datetime.fromisoformat(next_start) if isinstance(next_start, str) else next_start
+    local_end = schedule.to_local(start) + timedelta(minutes=duration_minutes)
+    return schedule.Session(start, schedule.to_utc_naive(local_end))
 
 
 def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
@@ -538,9 +555,11 @@ def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
     schedule says, as `schedule.expand` made it."""
     if not matches:
         return []
-    rows = session.execute(
-        _pins_statement(), {"ids": [m[0] for m in matches], "locale": locale}
-    ).all()
+    rows = (
+        session.connection()
+        .execute(_pins_statement(), {"ids": [m[0] for m in matches], "locale": locale})
+        .all()
+    )
     by_id = {r.id: r for r in rows}
     pins = []
     for activity_id, distance, next_start in matches:
@@ -548,8 +567,6 @@ def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
         if r is None:
             continue
         own = r.original_locale == locale or not r.translated
-        start = _as_datetime(next_start)
-        local_end = schedule.to_local(start) + timedelta(minutes=r.duration_minutes)
         pins.append(
             Pin(
                 activity_id,
@@ -558,7 +575,7 @@ def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
                 r.lat,
                 r.lon,
                 distance,
-                schedule.Session(start, schedule.to_utc_naive(local_end)),
+                _session_of(next_start, r.duration_minutes),
             )
         )
     return pins

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -146,6 +147,21 @@ def test_hits_carry_their_next_sessions(db: Session, three_near: None) -> None:
     assert len(hit.next_sessions) == 3
     starts = [s.starts_at for s in hit.next_sessions]
     assert starts == sorted(starts) and starts[0] >= NOW.replace(hour=0)
+
+
+def test_one_session_per_hit_is_the_first_of_the_looked_up_ones(
+    db: Session, three_near: None
+) -> None:
+    query = SearchQuery(place=gazetteer().resolve("9000"))
+    one = search(db, query, NOW, replace(SETTINGS, next_per_result=1)).hits
+    three = search(db, query, NOW, SETTINGS).hits
+    assert [h.listing.id for h in one] == [h.listing.id for h in three]
+    for a, b in zip(one, three, strict=True):
+        assert len(a.next_sessions) == 1 and len(b.next_sessions) == 3
+        assert (a.next_sessions[0].starts_at, a.next_sessions[0].ends_at) == (
+            b.next_sessions[0].starts_at,
+            b.next_sessions[0].ends_at,
+        )
 
 
 def test_listings_have_their_texts_in_the_asked_language_where_translated(db: Session) -> None:

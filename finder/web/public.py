@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -117,7 +118,8 @@ def results() -> tuple[str, int]:
         return render_template(
             "results.html", result=None, errors=parsed.errors, values=parsed.values
         ), 400
-    result = search(db(), parsed.query, now_utc(), search_settings(), locale=locale_code())
+    settings = replace(search_settings(), next_per_result=1)  # a card shows one session
+    result = search(db(), parsed.query, now_utc(), settings, locale=locale_code())
     return render_template("results.html", result=result, errors=[], values=parsed.values), 200
 
 
