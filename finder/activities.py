@@ -14,7 +14,7 @@ from . import taxonomy
 from .models import Activity, HolidayPeriod, Occurrence
 from .schedule import Session as ScheduledSession
 from .schedule import expand, parse_exdates
-from .search import store_next_sessions
+from .search import LONGEST_SESSION, store_next_sessions
 from .text import fold
 
 
@@ -139,6 +139,9 @@ def upcoming_sessions(
             select(Occurrence)
             .where(
                 Occurrence.activity_id == activity.id,
+                # Past sessions are kept: seek to today in the index instead of reading the
+                # activity's whole history (no session lasts longer than LONGEST_SESSION).
+                Occurrence.starts_at > now_utc - LONGEST_SESSION,
                 Occurrence.ends_at > now_utc,
                 Occurrence.cancelled.is_(False),
             )
