@@ -393,13 +393,24 @@ _LISTED = (
 )
 
 
+def _translation_in(locale: Any) -> tuple[Any, Any]:
+    """An activity's translation in `locale` (a bound parameter), to outer-join: none when the
+    activity was written in that language (the rule of `activities.translation_for`)."""
+    translated = aliased(ActivityTranslation)
+    joined = (
+        (translated.activity_id == Activity.id)
+        & (translated.locale == locale)
+        & (Activity.original_locale != locale)
+    )
+    return translated, joined
+
+
 @lru_cache(maxsize=1)
 def _hits_statements() -> tuple[Any, Any]:
     """The page's activities as plain rows, each with its organisation's name and its
     translation in the asked language, and each one's first few sessions in the window."""
     ids: Any = bindparam("ids", expanding=True)
-    locale = _param("locale", String())
-    translated = aliased(ActivityTranslation)
+    translated, joined = _translation_in(_param("locale", String()))
     activities = (
         select(
             *_LISTED,
@@ -409,12 +420,7 @@ def _hits_statements() -> tuple[Any, Any]:
             translated.summary.label("translated_summary"),
         )
         .join(Organisation, Organisation.id == Activity.organisation_id)
-        .outerjoin(
-            translated,
-            (translated.activity_id == Activity.id)
-            & (translated.locale == locale)
-            & (Activity.original_locale != locale),
-        )
+        .outerjoin(translated, joined)
         .where(Activity.id.in_(ids))
     )
     numbered = (
@@ -519,22 +525,17 @@ class Pin:
 @lru_cache(maxsize=1)
 def _pins_statement() -> Any:
     ids: Any = bindparam("ids", expanding=True)
-    translated = aliased(ActivityTranslation)
+    translated, joined = _translation_in(_param("locale", String()))
     return (
         select(
             Activity.id,
             Activity.title,
-            Activity.original_locale,
             Activity.lat,
             Activity.lon,
             Activity.duration_minutes,
             translated.title.label("translated"),
         )
-        .outerjoin(
-            translated,
-            (translated.activity_id == Activity.id)
-            & (translated.locale == _param("locale", String())),
-        )
+        .outerjoin(translated, joined)
         .where(Activity.id.in_(ids))
     )
 
@@ -566,11 +567,10 @@ def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
         r = by_id.get(activity_id)
         if r is None:
             continue
-        own = r.original_locale == locale or not r.translated
         pins.append(
             Pin(
                 activity_id,
-                r.title if own else r.translated,
+                r.translated or r.title,
                 r.title,
                 r.lat,
                 r.lon,
