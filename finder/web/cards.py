@@ -18,6 +18,7 @@ from ..search import Hit
 from .common import locale_code
 from .i18n import gettext as _
 from .present import (
+    COST_WORDS,
     cost_words,
     language_name,
     tag_slugs,
@@ -49,8 +50,6 @@ def _draw() -> dict[str, Markup]:
         "stale": label_icon(
             "warning", _("Not confirmed recently: check with the organiser"), cls="chip warn"
         ),
-        "cost:free": label_icon("free", _("Free")),
-        "cost:pay_what_you_can": label_icon("pay_what_you_can", _("Pay what you can")),
         "social_tariff": label_icon("social_tariff", _("Social tariff (UiTPAS)")),
         "free_drinks": label_icon("free_drinks", _("Free drinks")),
         "walk_in": label_icon("walk_in", _("Walk in, no need to register")),
@@ -58,6 +57,8 @@ def _draw() -> dict[str, Markup]:
         "clock": icon("clock"),
         "pin": icon("pin"),
     }
+    for cost_type, words in COST_WORDS.items():
+        pieces["cost:" + cost_type] = label_icon(cost_type, _(words))
     for slug in (*_TAGS_BEFORE_ENTRY, *_TAGS_AFTER_ENTRY):
         if slug not in pieces:
             tag = taxonomy.TAG_BY_SLUG[slug]

@@ -184,11 +184,14 @@ def session_words(occ: Timed) -> str:
     return words_now().session(occ)
 
 
+# The words of a cost that has no amount (to translate: `_(COST_WORDS[cost_type])`).
+COST_WORDS = {"free": taxonomy.N_("Free"), "pay_what_you_can": taxonomy.N_("Pay what you can")}
+
+
 def cost_words(activity: Activity | Listing) -> str:
-    if activity.cost_type == "free":
-        return _("Free")
-    if activity.cost_type == "pay_what_you_can":
-        return _("Pay what you can")
+    words = COST_WORDS.get(activity.cost_type)
+    if words is not None:
+        return _(words)
     return _money(activity.cost_amount or 0, locale_code())
 
 
