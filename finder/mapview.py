@@ -21,6 +21,7 @@ from typing import Any
 ASSETS = {
     "leaflet": "vendor/leaflet-1.9.4/leaflet.js",
     "leaflet_css": "vendor/leaflet-1.9.4/leaflet.css",
+    "leaflet_images": "vendor/leaflet-1.9.4/images/",
     "cluster": "vendor/leaflet.markercluster-1.5.3/leaflet.markercluster.js",
     "cluster_css": "vendor/leaflet.markercluster-1.5.3/MarkerCluster.css",
 }
