@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from . import taxonomy
 from .accounts import hash_password
 from .activities import derive_fields, refresh_occurrences
-from .geo import gazetteer
+from .geo import band_of, gazetteer
 from .models import (
     ROLES,
     Activity,
@@ -286,6 +286,7 @@ def generate_synthetic(
                 "municipality": entry.municipality_nl,
                 "lat": lat,
                 "lon": lon,
+                "lat_band": band_of(lat),
                 "location_precision": "postcode",
                 "rrule": rule,
                 "dtstart_local": datetime.combine(today, time(hour)),

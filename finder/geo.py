@@ -177,6 +177,24 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float
     return lat - dlat, lat + dlat, lon - dlon, lon + dlon
 
 
+# Search bands (DESIGN §5): every activity stores the number of its band of latitude, 1/50
+# degree (2.2 km) high. The search index is led by it, then by longitude, so that a search asks
+# for the few bands its circle crosses and reads each one only between the circle's west and
+# east, instead of one band of latitude as high as the circle that runs across the country.
+# Changing this number needs a migration that numbers every activity again.
+BANDS_PER_DEGREE = 50
+
+
+def band_of(lat: float) -> int:
+    """The number of the search band a latitude lies in."""
+    return math.floor(lat * BANDS_PER_DEGREE)
+
+
+def bands_between(min_lat: float, max_lat: float) -> list[int]:
+    """The search bands from `min_lat` to `max_lat`, both included."""
+    return list(range(band_of(min_lat), band_of(max_lat) + 1))
+
+
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """Great-circle distance: geopy's `great_circle` formula and Earth radius, inlined.
 

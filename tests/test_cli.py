@@ -121,11 +121,9 @@ def test_scheduled_commands_run_on_one_machine_at_a_time_on_postgresql() -> None
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_migration_0009_stores_the_next_session_of_existing_activities(
-    tmp_path: Path, backend: str
-) -> None:
+def test_migrations_0009_and_0010_fill_in_existing_activities(tmp_path: Path, backend: str) -> None:
     """A database from before the stored next session: the upgrade works it out for every
-    activity (a cancelled session and past ones are skipped)."""
+    activity (a cancelled session and past ones are skipped), and numbers its search band."""
     from contextlib import nullcontext
     from datetime import UTC, datetime, timedelta
 
@@ -133,6 +131,7 @@ def test_migration_0009_stores_the_next_session_of_existing_activities(
     from sqlalchemy import create_engine, text
 
     from finder.db import alembic_config, scratch_postgres_database, upgrade
+    from finder.geo import band_of
 
     from .conftest import POSTGRES_URL
 
@@ -181,7 +180,9 @@ def test_migration_0009_stores_the_next_session_of_existing_activities(
             row = conn.execute(
                 text("SELECT next_starts_at, next_ends_at, next_checked_at FROM activity")
             ).one()
+            band = conn.execute(text("SELECT lat_band FROM activity")).scalar()
         engine.dispose()
+    assert band == band_of(51.05)
     stored = [datetime.fromisoformat(str(v)) for v in row]
     assert stored[:2] == [now + timedelta(days=2), now + timedelta(days=2, hours=2)]
     assert now <= stored[2] < now + timedelta(minutes=5)

@@ -76,6 +76,26 @@ def test_bounding_box_contains_the_circle() -> None:
     assert min_lat < lat < max_lat and min_lon < lon < max_lon
 
 
+@pytest.mark.parametrize(
+    ("lat", "radius_km"), [(51.054, 5), (50.85, 0.5), (49.51, 50), (50.0, 2.2), (-33.9, 5)]
+)
+def test_the_bands_of_a_box_hold_every_point_in_it(lat: float, radius_km: float) -> None:
+    """Every latitude of a search box lies in one of the bands search asks for (on a band's
+    edge and south of the equator too), and no band lies wholly outside it."""
+    import random
+
+    from finder.geo import BANDS_PER_DEGREE, band_of, bands_between
+
+    min_lat, max_lat, _, _ = bounding_box(lat, 4.0, radius_km)
+    bands = bands_between(min_lat, max_lat)
+    assert bands == list(range(bands[0], bands[-1] + 1))
+    rnd = random.Random(7)
+    points = [min_lat, max_lat, *(rnd.uniform(min_lat, max_lat) for _ in range(5000))]
+    points += [b / BANDS_PER_DEGREE for b in bands if min_lat <= b / BANDS_PER_DEGREE <= max_lat]
+    assert {band_of(p) for p in points} == set(bands)
+    assert band_of(50.0001) == band_of(50.0199) == band_of(50.02) - 1  # 1/50 degree high
+
+
 def test_distance_gent_antwerpen() -> None:
     assert distance_km(51.054, 3.717, 51.219, 4.402) == pytest.approx(50.8, abs=1.5)
 

@@ -39,6 +39,34 @@ def test_finds_published_activity_near_the_postcode(db: Session) -> None:
     assert result.hits[0].distance_km < 0.1
 
 
+def test_an_activity_that_moves_is_found_where_it_is_now(db: Session) -> None:
+    """Search reads the search band stored on each activity: it follows the address on
+    insert and on every change, also a move of a few metres into the next band."""
+    from finder.geo import band_of
+
+    def found(lat: float, lon: float, radius_km: float) -> list[str]:
+        place = replace(gazetteer().resolve("9000"), lat=lat, lon=lon)
+        query = SearchQuery(place=place, radius_km=radius_km)
+        return titles(search(db, query, NOW, replace(SETTINGS, min_results=0)))
+
+    a = f.activity(db, title="Moves")
+    assert a.lat_band == band_of(a.lat)
+    gent = (a.lat, a.lon)
+    assert found(*gent, 2) == ["Moves"]
+    antwerpen = gazetteer().by_postcode["2000"]
+    a.lat, a.lon = antwerpen.lat, antwerpen.lon
+    db.flush()
+    assert found(*gent, 2) == []
+    assert found(antwerpen.lat, antwerpen.lon, 2) == ["Moves"]
+    # Just across the edge of a band (1/50 degree of latitude), searched from the other side.
+    edge = (band_of(a.lat) + 1) / 50
+    a.lat = edge + 0.0001
+    db.flush()
+    assert a.lat_band == band_of(a.lat) == band_of(edge - 0.0001) + 1
+    assert found(edge - 0.0001, a.lon, 0.1) == ["Moves"]
+    assert found(edge - 0.0011, a.lon, 0.1) == []  # 122 m away
+
+
 def test_leaves_out_unpublished_activities(db: Session, three_near: None) -> None:
     f.activity(db, title="Draft", status="draft")
     f.activity(db, title="Paused", status="paused")
