@@ -66,7 +66,7 @@ class SearchSettings:
     widen_steps_km: tuple[float, ...] = (10.0, 20.0, 50.0)
     horizon_weeks: int = 8
     next_per_result: int = 3
-    # Matches kept in order beyond the page: the map shows this many.
+    # Matches kept in order, beyond the page: a map shows this many. A list needs none (0).
     keep_matches: int = 200
 
 

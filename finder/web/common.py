@@ -81,13 +81,15 @@ def select_locale() -> str:
     return found or cfg["DEFAULT_LOCALE"]
 
 
-def search_settings() -> SearchSettings:
+def search_settings(for_map: bool = False) -> SearchSettings:
+    """Search as the configuration sets it. A list needs its page only; a map (`for_map`)
+    needs the first MAP_MAX_MARKERS matches in order."""
     cfg = current_app.config
     return SearchSettings(
         min_results=cfg["MIN_RESULTS"],
         widen_steps_km=tuple(cfg["WIDEN_STEPS_KM"]),
         horizon_weeks=cfg["OCCURRENCE_WEEKS"],
-        keep_matches=cfg["MAP_MAX_MARKERS"],
+        keep_matches=cfg["MAP_MAX_MARKERS"] if for_map else 0,
     )
 
 

@@ -134,7 +134,8 @@ def results_map() -> Response:
     if parsed.query is None:
         first = parsed.errors[0]
         return error_response(400, first.code, first.message, first.suggestions, first.field)
-    result = search(db(), parsed.query, now_utc(), search_settings(), with_hits=False)
+    settings = search_settings(for_map=True)
+    result = search(db(), parsed.query, now_utc(), settings, with_hits=False)
     return jsonify(_map_for(result).data)
 
 
