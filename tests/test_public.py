@@ -46,6 +46,26 @@ def test_home_has_the_search_form_and_place_list(client: FlaskClient) -> None:
     assert "immutable" not in client.get("/places.json?v=old").headers.get("Cache-Control", "")
 
 
+def test_the_search_form_keeps_every_choice_in_the_page_language(
+    client: FlaskClient, gent: list[int]
+) -> None:
+    """What the family chose comes back chosen, and nothing else: when, the ticked tags, the
+    kind and the language spoken, the labels in the page's language."""
+    html = client.get(
+        "/activities?where=9000&when=week&tag=free_drinks&tag=walk_in"
+        "&category=coffee_chat&lang_spoken=ar&lang=fr"
+    ).get_data(as_text=True)
+    assert re.findall(r'value="(\w+)" checked', html) == ["week", "free_drinks", "walk_in"]
+    assert re.findall(r'value="(\w+)"(?: lang="\w+")? selected', html) == ["coffee_chat", "ar"]
+    assert "<span>Cette semaine</span>" in html
+    assert "<span>Boissons gratuites</span></label>" in html
+    assert '<option value="coffee_chat" selected>Café et papote</option>' in html
+    assert '<option value="ar" lang="ar" selected>العربية</option>' in html
+    # A page without choices has "any time" chosen and no tag ticked.
+    html = client.get("/activities?where=9000&lang=fr").get_data(as_text=True)
+    assert re.findall(r'value="(\w+)" (?:checked|selected)', html) == ["any"]
+
+
 def test_results_list_cards_with_icons_and_labels(client: FlaskClient, gent: list[int]) -> None:
     page = client.get("/activities?where=9000&lang=en")
     html = page.get_data(as_text=True)

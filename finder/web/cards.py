@@ -10,12 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
 from markupsafe import Markup, escape
 
 from .. import taxonomy
 from ..search import Hit
-from .common import locale_code
 from .i18n import gettext as _
 from .present import (
     COST_WORDS,
@@ -24,7 +22,7 @@ from .present import (
     tag_slugs,
     words_now,
 )
-from .templating import icon, label_icon, stale
+from .templating import drawn_once, icon, label_icon, stale
 
 # The tag chips in the order a card shows them, after the cost: social tariff, drinks, who comes
 # along, walk in or register (one of the two), then children and access.
@@ -71,15 +69,8 @@ def _draw() -> dict[str, Markup]:
 
 
 def _pieces() -> dict[str, Markup]:
-    """The fixed pieces in the page's language, drawn once per process and language (like the
-    icons): catalogs and icons do not change under a running worker."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    drawn: dict[str, dict[str, Markup]] = app.extensions.setdefault("meegaan_card_pieces", {})
-    locale = locale_code()
-    found = drawn.get(locale)
-    if found is None or app.debug:
-        found = drawn[locale] = _draw()
-    return found
+    """The fixed pieces in the page's language, drawn once per process and language."""
+    return drawn_once("card_pieces", _draw)
 
 
 def _chips(activity: Any, pieces: dict[str, Markup]) -> list[Markup]:

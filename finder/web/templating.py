@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urlsplit
 
 from babel import Locale
@@ -157,6 +158,8 @@ def stale(activity: Any) -> bool:
     return is_stale(activity, now_utc(), freshness_settings())
 
 
+T = TypeVar("T")
+
 _ICON = Markup(
     '<svg class="%s" aria-hidden="true" focusable="false"><use href="%s#%s"></use></svg>'
 )
@@ -170,6 +173,19 @@ def icon(name: str, cls: str = "icon") -> Markup:
     found = drawn.get((cls, name))
     if found is None or app.debug:
         found = drawn[(cls, name)] = _ICON % (cls, asset_url("img/icons.svg"), name)
+    return found
+
+
+def drawn_once(name: str, draw: Callable[[], T]) -> T:
+    """What `draw` makes in the page's language, made once per process and language: catalogs,
+    icons and the taxonomy do not change under a running worker (again on every call in debug
+    mode, where templates reload)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    drawn: dict[str, T] = app.extensions.setdefault("meegaan_drawn_" + name, {})
+    locale = locale_code()
+    found = drawn.get(locale)
+    if found is None or app.debug:
+        found = drawn[locale] = draw()
     return found
 
 
@@ -217,8 +233,9 @@ def init_app(app: Flask) -> None:
     env.add_extension("jinja2.ext.do")
     from . import cards
     from . import request_words as rw
+    from .choices import search_choices
 
-    env.globals.update(card=cards.card, facts=cards.facts)
+    env.globals.update(card=cards.card, facts=cards.facts, search_choices=search_choices)
 
     env.globals.update(
         session_day=rw.session_day,
