@@ -2,7 +2,7 @@
 
 Drawn in Python, like the result card (`web/cards.py`), from pieces drawn once per process and
 language: every results page carries the form, and its 16 ticked or unticked tags with their
-icons, 4 moments, 12 kinds and 17 languages cost a page made anew 0.34 ms as a Jinja loop. The
+icons, 4 moments, 11 kinds and 17 languages cost a page made anew 0.34 ms as a Jinja loop. The
 form itself stays in `macros.html`; these are its lists, and their markup lives only here.
 """
 
