@@ -27,10 +27,19 @@ class FreshnessSettings:
 
 def is_stale(activity: Activity | Listing, now_utc: datetime, settings: FreshnessSettings) -> bool:
     """Not confirmed for so long that families should be told."""
+    return confirmed_before(activity, stale_since(now_utc, settings))
+
+
+def stale_since(now_utc: datetime, settings: FreshnessSettings) -> datetime:
+    """Listings last confirmed at or before this moment are stale."""
+    return now_utc - timedelta(days=settings.stale_after_days)
+
+
+def confirmed_before(activity: Activity | Listing, moment: datetime) -> bool:
     confirmed = activity.last_confirmed_at or activity.created_at
     if confirmed is None:  # not saved yet (the editor's preview)
         return False
-    return now_utc - confirmed >= timedelta(days=settings.stale_after_days)
+    return confirmed <= moment
 
 
 def _organisers(session: Session, activity: Activity) -> list[User]:

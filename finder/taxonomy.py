@@ -10,6 +10,7 @@ renumber a bit, only add new ones.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 def N_(message: str) -> str:
@@ -127,7 +128,14 @@ def tags_to_mask(slugs: list[str] | tuple[str, ...] | set[str]) -> int:
 
 
 def mask_to_tags(mask: int) -> list[str]:
-    return [t.slug for t in TAGS if mask & t.mask]
+    return list(tags_of(mask))
+
+
+@lru_cache(maxsize=4096)
+def tags_of(mask: int) -> tuple[str, ...]:
+    """The tags of a mask, in the taxonomy's order (a page of cards asks for the same few
+    masks again and again)."""
+    return tuple(t.slug for t in TAGS if mask & t.mask)
 
 
 def cost_tags(cost_type: str, amount_eur: float | None, low_cost_max_eur: float) -> set[str]:

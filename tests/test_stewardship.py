@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -101,6 +101,21 @@ def _settings() -> FreshnessSettings:
     return FreshnessSettings(ask_after_days=60, stale_after_days=90, pause_after_days=120)
 
 
+def test_a_listing_is_stale_from_the_very_moment_its_confirmation_is_that_old() -> None:
+    from types import SimpleNamespace
+
+    from finder.freshness import is_stale
+
+    def listing(confirmed: datetime | None, created: datetime | None = NOW) -> Any:
+        return SimpleNamespace(last_confirmed_at=confirmed, created_at=created)
+
+    ninety = NOW - timedelta(days=90)
+    assert is_stale(listing(ninety), NOW, _settings())
+    assert not is_stale(listing(ninety + timedelta(seconds=1)), NOW, _settings())
+    assert is_stale(listing(None, created=ninety), NOW, _settings())  # never confirmed
+    assert not is_stale(listing(None, created=None), NOW, _settings())  # a preview
+
+
 def test_freshness_asks_once_marks_stale_then_pauses_and_a_click_confirms(
     client: FlaskClient, app: Flask, staff: dict[str, Any], db: Session
 ) -> None:
@@ -116,10 +131,12 @@ def test_freshness_asks_once_marks_stale_then_pauses_and_a_click_confirms(
     assert mail is not None and "Verouderd Koffiemoment" in mail.subject
     link = re.search(r"http://localhost(/\S+)", mail.body_text).group(1)  # type: ignore[union-attr]
 
+    warning = "Not confirmed recently: check with the organiser"
+    assert warning not in client.get("/activities?where=9000&lang=en").get_data(as_text=True)
     a.last_confirmed_at = NOW - timedelta(days=91)
     db.flush()
     card = client.get("/activities?where=9000&lang=en").get_data(as_text=True)
-    assert "Not confirmed recently: check with the organiser" in card
+    assert warning in card
     admin = app.test_client()
     AuthActions(admin).login("admin@example.be")
     overview = admin.get("/manage/?lang=en").get_data(as_text=True)

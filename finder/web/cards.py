@@ -19,7 +19,6 @@ from .present import (
     COST_WORDS,
     cost_words,
     language_name,
-    tag_slugs,
     words_now,
 )
 from .templating import drawn_once, icon, label_icon, stale
@@ -77,7 +76,7 @@ def _chips(activity: Any, pieces: dict[str, Markup]) -> list[Markup]:
     """The facts a family decides on, each an icon with words, in a fixed order: a warning
     when the listing is old, cost, social tariff, free drinks, who comes along, walk in or
     register, children and access, languages."""
-    tags = set(tag_slugs(activity))
+    tags = taxonomy.tags_of(activity.tags_mask)
     chips = [pieces["stale"]] if stale(activity) else []
     cost = pieces.get("cost:" + activity.cost_type)
     chips.append(cost if cost is not None else label_icon("euro", cost_words(activity)))

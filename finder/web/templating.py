@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 
 from .. import mapview, taxonomy
 from ..accounts import ROLE_LABELS
-from ..freshness import is_stale
+from ..freshness import confirmed_before, stale_since
 from ..text import fold
 from . import i18n
 from .common import LANG_COOKIE, freshness_settings, lang_cookie, locale_code, now_utc
@@ -154,8 +154,12 @@ def linkify(text: str | None) -> Markup:
 
 
 def stale(activity: Any) -> bool:
-    """Not confirmed recently: families are told on the card and the detail page."""
-    return is_stale(activity, now_utc(), freshness_settings())
+    """Not confirmed recently: families are told on the card and the detail page. (The
+    moment is worked out once per request: a page asks for each of its cards.)"""
+    since = g.get("meegaan_stale_since")
+    if since is None:
+        since = g.meegaan_stale_since = stale_since(now_utc(), freshness_settings())
+    return confirmed_before(activity, since)
 
 
 T = TypeVar("T")
