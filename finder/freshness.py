@@ -25,17 +25,14 @@ class FreshnessSettings:
     horizon_weeks: int = 8
 
 
-def is_stale(activity: Activity | Listing, now_utc: datetime, settings: FreshnessSettings) -> bool:
-    """Not confirmed for so long that families should be told."""
-    return confirmed_before(activity, stale_since(now_utc, settings))
-
-
 def stale_since(now_utc: datetime, settings: FreshnessSettings) -> datetime:
-    """Listings last confirmed at or before this moment are stale."""
+    """Listings last confirmed at or before this moment are stale: not confirmed for so long
+    that families should be told (`confirmed_before`)."""
     return now_utc - timedelta(days=settings.stale_after_days)
 
 
 def confirmed_before(activity: Activity | Listing, moment: datetime) -> bool:
+    """Last confirmed (or, never confirmed, created) at or before `moment`."""
     confirmed = activity.last_confirmed_at or activity.created_at
     if confirmed is None:  # not saved yet (the editor's preview)
         return False

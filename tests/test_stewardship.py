@@ -104,10 +104,13 @@ def _settings() -> FreshnessSettings:
 def test_a_listing_is_stale_from_the_very_moment_its_confirmation_is_that_old() -> None:
     from types import SimpleNamespace
 
-    from finder.freshness import is_stale
+    from finder.freshness import confirmed_before, stale_since
 
     def listing(confirmed: datetime | None, created: datetime | None = NOW) -> Any:
         return SimpleNamespace(last_confirmed_at=confirmed, created_at=created)
+
+    def is_stale(item: Any, now: datetime, settings: FreshnessSettings) -> bool:
+        return confirmed_before(item, stale_since(now, settings))
 
     ninety = NOW - timedelta(days=90)
     assert is_stale(listing(ninety), NOW, _settings())

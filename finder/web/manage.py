@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import (
     Blueprint,
     abort,
@@ -22,6 +20,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from .. import accompaniment as acc
 from .. import accounts, organisations
 from ..activities import refresh_all
+from ..freshness import stale_since
 from ..models import (
     ROLES,
     Activity,
@@ -33,7 +32,7 @@ from ..models import (
     User,
 )
 from .auth import account_message, expires_words, role_words, token_link
-from .common import db, now_utc
+from .common import db, freshness_settings, now_utc
 from .decorators import login_required, roles_required
 from .forms import HolidayForm, InviteForm, OrganisationForm
 from .i18n import gettext as _
@@ -52,7 +51,7 @@ def dashboard() -> str:
         facts["to_moderate"] = (
             db().scalar(select(func.count(Activity.id)).where(Activity.status == "pending")) or 0
         )
-        stale_before = now_utc() - timedelta(days=current_app.config["STALE_DAYS"])
+        stale_before = stale_since(now_utc(), freshness_settings())
         facts["stale"] = (
             db().scalar(
                 select(func.count(Activity.id)).where(
