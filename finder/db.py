@@ -96,3 +96,115 @@ def only_one(session: Session, job: str) -> bool:
         return True
     key = zlib.crc32(f"meegaan:{job}".encode())
     return bool(session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": key}))
+
+
+class PlainStatement:
+    """A Core SELECT compiled once per dialect and run as the driver's own SQL.
+
+    SQLAlchemy's cache of compiled statements skips compiling again, but every execution still
+    works out each parameter and expands each list (`IN (…)`) by rewriting the SQL: 0.11 ms of
+    a search that SQLite answers in 0.05 ms, up to four times a page when a search widens. For
+    the statements every page runs this does the same work once: the SQL and the order of its
+    parameters are kept per dialect, the type conversions of the parameters (a datetime as
+    SQLite stores it) are looked up once, and a list is put in as one placeholder per item.
+
+    Rows come back as the driver gives them (no result types applied): use it for columns the
+    driver returns as they are (numbers, text), as search's matches. Parameter styles other
+    than SQLite's `?` and psycopg's `%(name)s` run through SQLAlchemy as usual.
+    """
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._plans: dict[str, _Plan | None] = {}
+
+    def execute(self, connection: Any, params: dict[str, Any]) -> Any:
+        dialect = connection.dialect
+        try:
+            plan = self._plans[dialect.name]
+        except KeyError:
+            plan = self._plans[dialect.name] = _Plan.of(self.statement, dialect)
+        if plan is None:
+            return connection.execute(self.statement, params)
+        return connection.exec_driver_sql(*plan.bind(params))
+
+
+# How SQLAlchemy marks a list parameter in compiled SQL, until it expands it at execution.
+_LIST_MARK = "__[POSTCOMPILE_{}]"
+
+
+class _Plan:
+    def __init__(
+        self,
+        sql: str,
+        positional: bool,
+        names: list[str],
+        fixed: dict[str, Any],
+        processors: dict[str, Any],
+        lists: list[str],
+    ) -> None:
+        self.sql = sql
+        self.positional = positional
+        self.names = names  # in the order of the placeholders (positional) or each once
+        self.fixed = fixed  # parameters with a value in the statement itself, converted
+        self.processors = processors  # name → the type's conversion, where it has one
+        self.lists = lists
+        self.asked = [n for n in dict.fromkeys(names) if n not in fixed]  # from the caller
+
+    @classmethod
+    def of(cls, statement: Any, dialect: Any) -> _Plan | None:
+        if dialect.paramstyle not in ("qmark", "pyformat"):
+            return None
+        compiled = statement.compile(dialect=dialect)
+        processors, fixed, lists = {}, {}, []
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if bind.expanding:
+                lists.append(name)
+            elif bind.value is not None or bind.callable is not None:
+                value = bind.effective_value
+                fixed[name] = process(value) if process else value
+                continue
+            if process is not None:
+                processors[name] = process
+        for name in lists:
+            if _LIST_MARK.format(name) not in compiled.string:
+                return None  # SQLAlchemy writes lists differently: leave it to it
+        if compiled.positional:
+            names = list(compiled.positiontup)
+        else:  # each parameter the SQL names (not the copies SQLAlchemy keeps under other keys)
+            names = [n for n in compiled.binds if n in lists or f"%({n})s" in compiled.string]
+        return cls(compiled.string, compiled.positional, names, fixed, processors, lists)
+
+    def bind(self, params: dict[str, Any]) -> tuple[str, Any]:
+        """The SQL (its lists written out) and the driver's parameters for `params`."""
+        sql, processors = self.sql, self.processors
+        values = dict(self.fixed)  # each parameter converted once, however often it is used
+        for name in self.asked:
+            v = params[name]
+            process = processors.get(name)
+            if name in self.lists:
+                values[name] = [process(i) for i in v] if process else list(v)
+            else:
+                values[name] = process(v) if process is not None and v is not None else v
+        for name in self.lists:
+            count = len(values[name])
+            if self.positional:
+                marks = ", ".join("?" * count)
+            else:
+                marks = ", ".join(f"%({name}__{i})s" for i in range(count))
+            sql = sql.replace(_LIST_MARK.format(name), marks or "NULL")
+        if self.positional:
+            args: list[Any] = []
+            for name in self.names:
+                if name in self.lists:
+                    args.extend(values[name])
+                else:
+                    args.append(values[name])
+            return sql, tuple(args)
+        named: dict[str, Any] = {}
+        for name in self.names:
+            if name in self.lists:
+                named.update((f"{name}__{i}", v) for i, v in enumerate(values[name]))
+            else:
+                named[name] = values[name]
+        return sql, named

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from . import schedule, taxonomy
+from .db import PlainStatement
 from .geo import KM_PER_DEGREE_LAT, Place, bands_between, bounding_box, distance_km
 from .models import Activity, ActivityTranslation, Occurrence, Organisation
 from .schedule import Window, when_window
@@ -243,7 +244,7 @@ def _window_params(window: Window) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def _ranked_statement(shape: Shape) -> Any:
+def _ranked_statement(shape: Shape) -> PlainStatement:
     order_by, category, tags, lang_spoken, words = shape
     lat0, lon0, kx = _param("lat0", Float()), _param("lon0", Float()), _param("kx", Float())
     # The next session's start as the database stores it: parsing thousands of SQLite date
@@ -292,7 +293,7 @@ def _ranked_statement(shape: Shape) -> Any:
         if order_by == "nearest"
         else (matches.c.next, matches.c.dist2, matches.c.id)
     )
-    return ranked_rows.order_by(*order).limit(_param("limit", Integer()))
+    return PlainStatement(ranked_rows.order_by(*order).limit(_param("limit", Integer())))
 
 
 def _ranked(
@@ -339,7 +340,7 @@ def _ranked(
         bool(query.lang_spoken),
         len(words),
     )
-    rows = session.connection().execute(_ranked_statement(shape), params).all()
+    rows = _ranked_statement(shape).execute(session.connection(), params).all()
     if not rows:
         return 0, []
     ranked = [(r.id, distance_km(lat0, lon0, r.lat, r.lon), r.next) for r in rows if r.next]
