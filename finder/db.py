@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
+from collections import namedtuple
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -108,9 +109,10 @@ class PlainStatement:
     parameters are kept per dialect, the type conversions of the parameters (a datetime as
     SQLite stores it) are looked up once, and a list is put in as one placeholder per item.
 
-    Rows come back as the driver gives them (no result types applied): use it for columns the
-    driver returns as they are (numbers, text), as search's matches. Parameter styles other
-    than SQLite's `?` and psycopg's `%(name)s` run through SQLAlchemy as usual.
+    `execute` gives the rows as the driver gives them (no result types applied), for columns the
+    driver returns as they are (numbers, text), as search's matches; `rows` converts each
+    column as SQLAlchemy would (a datetime from SQLite's text, a Decimal). Parameter styles
+    other than SQLite's `?` and psycopg's `%(name)s` run through SQLAlchemy as usual.
     """
 
     def __init__(self, statement: Any) -> None:
@@ -126,6 +128,20 @@ class PlainStatement:
         if plan is None:
             return connection.execute(self.statement, params)
         return connection.exec_driver_sql(*plan.bind(params))
+
+    def rows(self, connection: Any, params: dict[str, Any]) -> list[Any]:
+        """The rows as named tuples, their values converted to the columns' Python types."""
+        result = self.execute(connection, params)
+        plan = self._plans[connection.dialect.name]
+        if plan is None:  # SQLAlchemy ran it and converted the values
+            return list(result)
+        if plan.row is None:
+            plan.learn_rows(self.statement, connection.dialect, result.cursor.description)
+        make, processors = plan.row._make, plan.row_processors
+        if not processors:
+            return [make(r) for r in result]
+        converted = ([p(v) if p else v for p, v in zip(processors, r, strict=True)] for r in result)
+        return [make(values) for values in converted]
 
 
 # How SQLAlchemy marks a list parameter in compiled SQL, until it expands it at execution.
@@ -149,6 +165,19 @@ class _Plan:
         self.processors = processors  # name → the type's conversion, where it has one
         self.lists = lists
         self.asked = [n for n in dict.fromkeys(names) if n not in fixed]  # from the caller
+        self.row: Any = None  # the named tuple of `rows`, made on first use
+        self.row_processors: list[Any] = []
+
+    def learn_rows(self, statement: Any, dialect: Any, description: Any) -> None:
+        """The shape of a row and how to convert each column, from the first result's
+        description (PostgreSQL's converters depend on the type the server reports)."""
+        columns = list(statement.selected_columns)
+        processors = [
+            c.type.dialect_impl(dialect).result_processor(dialect, d[1])
+            for c, d in zip(columns, description, strict=True)
+        ]
+        self.row_processors = processors if any(processors) else []
+        self.row = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
 
     @classmethod
     def of(cls, statement: Any, dialect: Any) -> _Plan | None:

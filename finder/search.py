@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     DateTime,
@@ -71,8 +71,7 @@ class SearchSettings:
     keep_matches: int = 200
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(NamedTuple):
     """What a result card and the JSON API show of an activity, its texts in one language.
 
     A page of results loads these as plain rows (`load_hits`): as ORM activities, with every
@@ -80,6 +79,8 @@ class Listing:
     `web.present.listing` makes one from an `Activity` (the editor's preview, one activity's
     JSON), by the same rule: the translation in the asked language when the activity has one
     and was not written in it; a translation without a summary keeps the original's.
+    A named tuple: a page makes 20 of them, or 100, and a frozen dataclass took three times
+    as long to make.
     """
 
     id: int
@@ -414,7 +415,7 @@ def _translation_in(locale: Any) -> tuple[Any, Any]:
 
 
 @lru_cache(maxsize=1)
-def _hits_statements() -> tuple[Any, Any]:
+def _hits_statements() -> tuple[PlainStatement, PlainStatement]:
     """The page's activities as plain rows, each with its organisation's name and its
     translation in the asked language, and each one's first few sessions in the window."""
     ids: Any = bindparam("ids", expanding=True)
@@ -452,7 +453,7 @@ def _hits_statements() -> tuple[Any, Any]:
         .where(numbered.c.rank <= _param("per_result", Integer()))
         .order_by(numbered.c.starts_at)
     )
-    return activities, sessions
+    return PlainStatement(activities), PlainStatement(sessions)
 
 
 def _listing(row: Any, locale: str | None) -> Listing:
@@ -498,11 +499,11 @@ def load_hits(
         return []
     ids = [r[0] for r in rows]
     activities_stmt, sessions_stmt = _hits_statements()
-    # Core statements run on the session's connection: through the ORM's execute they cost
-    # a third more, for nothing the ORM adds to plain rows.
+    # Plain statements on the session's connection: through the ORM's execute they cost a
+    # third more, and through Core's about 0.1 ms more, for nothing either adds to plain rows.
     connection = session.connection()
     listings, durations = {}, {}
-    for row in connection.execute(activities_stmt, {"ids": ids, "locale": locale}):
+    for row in activities_stmt.rows(connection, {"ids": ids, "locale": locale}):
         listings[row.id] = _listing(row, locale)
         durations[row.id] = row.duration_minutes
     sessions: dict[int, list[schedule.Session]] = {i: [] for i in ids}
@@ -512,7 +513,7 @@ def load_hits(
                 sessions[activity_id].append(_session_of(next_start, durations[activity_id]))
     else:
         params = {"ids": ids, "per_result": next_per_result, **_window_params(window)}
-        for activity_id, starts_at, ends_at in connection.execute(sessions_stmt, params):
+        for activity_id, starts_at, ends_at in sessions_stmt.rows(connection, params):
             sessions[activity_id].append(schedule.Session(starts_at, ends_at))
     return [Hit(listings[i], d, sessions[i]) for i, d, _ in rows if i in listings]
 
@@ -531,10 +532,10 @@ class Pin:
 
 
 @lru_cache(maxsize=1)
-def _pins_statement() -> Any:
+def _pins_statement() -> PlainStatement:
     ids: Any = bindparam("ids", expanding=True)
     translated, joined = _translation_in(_param("locale", String()))
-    return (
+    return PlainStatement(
         select(
             Activity.id,
             Activity.title,
@@ -564,10 +565,8 @@ def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
     schedule says, as `schedule.expand` made it."""
     if not matches:
         return []
-    rows = (
-        session.connection()
-        .execute(_pins_statement(), {"ids": [m[0] for m in matches], "locale": locale})
-        .all()
+    rows = _pins_statement().rows(
+        session.connection(), {"ids": [m[0] for m in matches], "locale": locale}
     )
     by_id = {r.id: r for r in rows}
     pins = []

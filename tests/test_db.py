@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import DateTime, Integer, String, bindparam, select
 from sqlalchemy.orm import Session
@@ -71,3 +72,27 @@ def test_a_plain_statement_asks_for_every_parameter(db: Session) -> None:
         assert missing.args == ("since",)
     else:
         raise AssertionError("a missing parameter went unnoticed")
+
+
+def test_plain_rows_have_the_types_sqlalchemy_gives(db: Session) -> None:
+    a = f.activity(db, title="Soep", cost_type="amount", cost_amount=Decimal("2.50"))
+    a.last_confirmed_at = NOW - timedelta(days=3, microseconds=17)
+    db.flush()
+    plain = PlainStatement(
+        select(
+            Activity.id,
+            Activity.cost_amount,
+            Activity.last_confirmed_at,
+            Activity.confirm_requested_at,  # NULL
+            Activity.title.label("name"),
+        ).where(Activity.id.in_(bindparam("ids", expanding=True)))
+    )
+    params = {"ids": [a.id]}
+    expected = [tuple(r) for r in db.connection().execute(plain.statement, params)]
+    for _ in range(2):  # the first run learns the shape of a row
+        rows = plain.rows(db.connection(), params)
+        assert [tuple(r) for r in rows] == expected
+        (row,) = rows
+        assert row.cost_amount == Decimal("2.50") and isinstance(row.cost_amount, Decimal)
+        assert row.last_confirmed_at == NOW - timedelta(days=3, microseconds=17)
+        assert row.confirm_requested_at is None and row.name == "Soep"
