@@ -7,10 +7,11 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import DateTime, Integer, bindparam, delete, select
 from sqlalchemy.orm import Session, joinedload
 
 from . import taxonomy
+from .db import PlainStatement
 from .models import Activity, HolidayPeriod, Occurrence
 from .schedule import Session as ScheduledSession
 from .schedule import expand, parse_exdates
@@ -128,27 +129,43 @@ def published(session: Session, activity_id: int) -> Activity | None:
     return found
 
 
+@lru_cache(maxsize=1)
+def _stored_sessions_statement() -> PlainStatement:
+    since, now = bindparam("since", type_=DateTime()), bindparam("now", type_=DateTime())
+    return PlainStatement(
+        select(Occurrence.starts_at, Occurrence.ends_at)
+        .where(
+            Occurrence.activity_id == bindparam("activity_id", type_=Integer()),
+            # Past sessions are kept: seek to today in the index instead of reading the
+            # activity's whole history (no session lasts longer than LONGEST_SESSION).
+            Occurrence.starts_at > since,
+            Occurrence.ends_at > now,
+            Occurrence.cancelled.is_(False),
+        )
+        .order_by(Occurrence.starts_at)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
 def upcoming_sessions(
     session: Session, activity: Activity, now_utc: datetime, limit: int, horizon_weeks: int
-) -> list[Occurrence | ScheduledSession]:
+) -> list[ScheduledSession]:
     """The next `limit` sessions that have not ended: stored ones first (they know about
     cancellations), then, for a fortnightly or monthly rule, what the schedule gives beyond the
-    materialised weeks."""
-    stored: list[Occurrence | ScheduledSession] = list(
-        session.scalars(
-            select(Occurrence)
-            .where(
-                Occurrence.activity_id == activity.id,
-                # Past sessions are kept: seek to today in the index instead of reading the
-                # activity's whole history (no session lasts longer than LONGEST_SESSION).
-                Occurrence.starts_at > now_utc - LONGEST_SESSION,
-                Occurrence.ends_at > now_utc,
-                Occurrence.cancelled.is_(False),
-            )
-            .order_by(Occurrence.starts_at)
-            .limit(limit)
-        )
-    )
+    materialised weeks. Their starts and ends only, as plain rows: the detail page took 0.8 ms
+    to load five sessions as ORM objects."""
+    if session.autoflush:  # as the ORM does before its own queries (nothing to do, mostly)
+        session.flush()
+    params = {
+        "activity_id": activity.id,
+        "since": now_utc - LONGEST_SESSION,
+        "now": now_utc,
+        "limit": limit,
+    }
+    stored = [
+        ScheduledSession(starts_at, ends_at)
+        for starts_at, ends_at in _stored_sessions_statement().rows(session.connection(), params)
+    ]
     if len(stored) < limit and activity.rrule and activity.status == "published":
         horizon = now_utc + timedelta(weeks=horizon_weeks)
         later = expand(
