@@ -41,25 +41,30 @@ _TAGS_AFTER_ENTRY = (
 )
 
 
+def chip(name: str, text: str, cls: str = "chip") -> Markup:
+    """A fact as an item of the card's list: the item is the chip (no span inside it)."""
+    return label_icon(name, text, cls, tag="li")
+
+
 def _draw() -> dict[str, Markup]:
     """Every piece of a card whose words depend only on the language, in the current one."""
     pieces = {
-        "stale": label_icon(
+        "stale": chip(
             "warning", _("Not confirmed recently: check with the organiser"), cls="chip warn"
         ),
-        "social_tariff": label_icon("social_tariff", _("Social tariff (UiTPAS)")),
-        "free_drinks": label_icon("free_drinks", _("Free drinks")),
-        "walk_in": label_icon("walk_in", _("Walk in, no need to register")),
-        "register": label_icon("register", _("Register first")),
+        "social_tariff": chip("social_tariff", _("Social tariff (UiTPAS)")),
+        "free_drinks": chip("free_drinks", _("Free drinks")),
+        "walk_in": chip("walk_in", _("Walk in, no need to register")),
+        "register": chip("register", _("Register first")),
         "clock": icon("clock"),
         "pin": icon("pin"),
     }
     for cost_type, words in COST_WORDS.items():
-        pieces["cost:" + cost_type] = label_icon(cost_type, _(words))
+        pieces["cost:" + cost_type] = chip(cost_type, _(words))
     for slug in (*_TAGS_BEFORE_ENTRY, *_TAGS_AFTER_ENTRY):
         if slug not in pieces:
             tag = taxonomy.TAG_BY_SLUG[slug]
-            pieces[slug] = label_icon(tag.icon, _(tag.label))
+            pieces[slug] = chip(tag.icon, _(tag.label))
     for cat in taxonomy.CATEGORIES:
         pieces["category:" + cat.slug] = Markup(
             f'<p class="cat">{icon(cat.icon)}<span>{escape(_(cat.label))}</span></p>'
@@ -79,7 +84,7 @@ def _chips(activity: Any, pieces: dict[str, Markup]) -> list[Markup]:
     tags = taxonomy.tags_of(activity.tags_mask)
     chips = [pieces["stale"]] if stale(activity) else []
     cost = pieces.get("cost:" + activity.cost_type)
-    chips.append(cost if cost is not None else label_icon("euro", cost_words(activity)))
+    chips.append(cost if cost is not None else chip("euro", cost_words(activity)))
     chips.extend(pieces[slug] for slug in _TAGS_BEFORE_ENTRY if slug in tags)
     if "walk_in" in tags:
         chips.append(pieces["walk_in"])
@@ -87,14 +92,14 @@ def _chips(activity: Any, pieces: dict[str, Markup]) -> list[Markup]:
         chips.append(pieces["register"])
     chips.extend(pieces[slug] for slug in _TAGS_AFTER_ENTRY if slug in tags)
     spoken = ", ".join(language_name(code) for code in activity.language_codes)
-    chips.append(label_icon("language", _("Spoken: %(languages)s", languages=spoken)))
+    chips.append(chip("language", _("Spoken: %(languages)s", languages=spoken)))
     return chips
 
 
 def facts(activity: Any, pieces: dict[str, Markup] | None = None) -> Markup:
     """The chips as the list the card and the detail page show."""
     chips = _chips(activity, pieces or _pieces())
-    return Markup('<ul class="facts">' + "".join(f"<li>{c}</li>" for c in chips) + "</ul>")
+    return Markup('<ul class="facts">' + "".join(chips) + "</ul>")
 
 
 def card(hit: Hit) -> Markup:

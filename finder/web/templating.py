@@ -164,9 +164,9 @@ def stale(activity: Any) -> bool:
 
 T = TypeVar("T")
 
-_ICON = Markup(
-    '<svg class="%s" aria-hidden="true" focusable="false"><use href="%s#%s"></use></svg>'
-)
+# No `focusable="false"`: only Internet Explorer and the old Edge put an SVG in the tab order,
+# and the attribute cost a results page 3.5 KB before compression (200 icons).
+_ICON = Markup('<svg class="%s" aria-hidden="true"><use href="%s#%s"></use></svg>')
 
 
 def icon(name: str, cls: str = "icon") -> Markup:
@@ -193,9 +193,9 @@ def drawn_once(name: str, draw: Callable[[], T]) -> T:
     return found
 
 
-def label_icon(name: str, text: str, cls: str = "chip") -> Markup:
+def label_icon(name: str, text: str, cls: str = "chip", tag: str = "span") -> Markup:
     # Concatenation, not `Markup % …`: a third of the time, and a card has 15 of these.
-    return Markup(f'<span class="{cls}">{icon(name)}<span>{escape(text)}</span></span>')
+    return Markup(f'<{tag} class="{cls}">{icon(name)}<span>{escape(text)}</span></{tag}>')
 
 
 def has_error(errors: list[Any], field: str) -> bool:
