@@ -14,7 +14,7 @@ uncached results page (~15 ms of ~35 ms) and needed a per-request CSP nonce.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 # Our vendored Leaflet and leaflet.markercluster (static/vendor/): loaded by the page for a map
 # drawn from its data block, by map.js for a map it fetches.
@@ -27,8 +27,7 @@ ASSETS = {
 }
 
 
-@dataclass(frozen=True)
-class MapPoint:
+class MapPoint(NamedTuple):
     lat: float
     lon: float
     title: str  # plain text

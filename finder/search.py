@@ -518,8 +518,7 @@ def load_hits(
     return [Hit(listings[i], d, sessions[i]) for i, d, _ in rows if i in listings]
 
 
-@dataclass(frozen=True)
-class Pin:
+class Pin(NamedTuple):
     """What the map shows of a match: no full activity is loaded for it."""
 
     id: int
@@ -570,19 +569,16 @@ def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
     )
     by_id = {r.id: r for r in rows}
     pins = []
+    sessions: dict[tuple[Any, int], schedule.Session] = {}  # many pins share a session time
     for activity_id, distance, next_start in matches:
         r = by_id.get(activity_id)
         if r is None:
             continue
+        key = (next_start, r.duration_minutes)
+        next_session = sessions.get(key)
+        if next_session is None:
+            next_session = sessions[key] = _session_of(next_start, r.duration_minutes)
         pins.append(
-            Pin(
-                activity_id,
-                r.translated or r.title,
-                r.title,
-                r.lat,
-                r.lon,
-                distance,
-                _session_of(next_start, r.duration_minutes),
-            )
+            Pin(activity_id, r.translated or r.title, r.title, r.lat, r.lon, distance, next_session)
         )
     return pins

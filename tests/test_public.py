@@ -515,3 +515,29 @@ def test_detail_addresses_are_what_url_for_writes(app: Flask, lang: str) -> None
                 )
                 assert detail_url(i, title, external) == expected
             assert f"lang={lang}" in detail_url(1, "x", external)
+
+
+def test_a_page_writes_each_session_once_and_each_one_right(app: Flask) -> None:
+    """Words keeps a session's words for the page (a map's pins share a few times); two
+    sessions that start together but end apart still read apart."""
+    from datetime import timedelta
+
+    from finder.schedule import Session as Timed
+    from finder.web.present import words_now
+
+    start = datetime(2026, 12, 2, 13, 0)  # 14:00 in Brussels, the test clock's day
+    with app.test_request_context("/activities?lang=nl"):
+        words = words_now()
+        short = words.session(Timed(start, start + timedelta(hours=1)))
+        long = words.session(Timed(start, start + timedelta(hours=2)))
+        tomorrow = words.session(
+            Timed(start + timedelta(days=1), start + timedelta(days=1, hours=1))
+        )
+        assert short == "Vandaag, \u206614:00–15:00\u2069"
+        assert long == "Vandaag, \u206614:00–16:00\u2069"
+        assert tomorrow == "Morgen, \u206614:00–15:00\u2069"
+        assert words.session(Timed(start, start + timedelta(hours=1))) is short
+    with app.test_request_context("/activities?lang=fr"):
+        assert (
+            words_now().session(Timed(start, start + timedelta(hours=1))).startswith("Aujourd’hui")
+        )

@@ -126,6 +126,7 @@ class Words:
         self.metres = _("%(metres)s m")
         self.km = _("%(km)s km")
         self._detail_urls: dict[bool, tuple[str, str]] = {}
+        self._sessions: dict[tuple[datetime, datetime], str] = {}
 
     def day(self, local_day: date) -> str:
         """'Today', 'Tomorrow' or 'Wednesday 4 December'."""
@@ -138,14 +139,19 @@ class Words:
         """'Wednesday 4 December, 14:00–16:00'.
 
         The times are wrapped in Unicode isolates (LRI … PDI): on an Arabic or Farsi page the
-        bidi algorithm would otherwise show "16:00–14:00".
+        bidi algorithm would otherwise show "16:00–14:00". Each session is written once per
+        page: on a map many pins share a time ("today, 14:00–16:00").
         """
-        start, end = to_local(occ.starts_at), to_local(occ.ends_at)
-        return self.session_pattern % {
-            "day": self.day(start.date()),
-            "start": "\u2066" + _clock(start.time(), self.locale),
-            "end": _clock(end.time(), self.locale) + "\u2069",
-        }
+        key = (occ.starts_at, occ.ends_at)
+        found = self._sessions.get(key)
+        if found is None:
+            start, end = to_local(occ.starts_at), to_local(occ.ends_at)
+            found = self._sessions[key] = self.session_pattern % {
+                "day": self.day(start.date()),
+                "start": "\u2066" + _clock(start.time(), self.locale),
+                "end": _clock(end.time(), self.locale) + "\u2069",
+            }
+        return found
 
     def distance(self, km: float) -> str:
         if km < 1:
