@@ -140,8 +140,13 @@ class PlainStatement:
         make, processors = plan.row._make, plan.row_processors
         if not processors:
             return [make(r) for r in result]
-        converted = ([p(v) if p else v for p, v in zip(processors, r, strict=True)] for r in result)
-        return [make(values) for values in converted]
+        rows = []
+        for r in result:
+            values = list(r)
+            for i, process in processors:
+                values[i] = process(values[i])
+            rows.append(make(values))
+        return rows
 
 
 # How SQLAlchemy marks a list parameter in compiled SQL, until it expands it at execution.
@@ -166,7 +171,7 @@ class _Plan:
         self.lists = lists
         self.asked = [n for n in dict.fromkeys(names) if n not in fixed]  # from the caller
         self.row: Any = None  # the named tuple of `rows`, made on first use
-        self.row_processors: list[Any] = []
+        self.row_processors: list[tuple[int, Any]] = []  # (column, conversion) where needed
 
     def learn_rows(self, statement: Any, dialect: Any, description: Any) -> None:
         """The shape of a row and how to convert each column, from the first result's
@@ -176,7 +181,7 @@ class _Plan:
             c.type.dialect_impl(dialect).result_processor(dialect, d[1])
             for c, d in zip(columns, description, strict=True)
         ]
-        self.row_processors = processors if any(processors) else []
+        self.row_processors = [(i, p) for i, p in enumerate(processors) if p is not None]
         self.row = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
 
     @classmethod

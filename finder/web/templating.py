@@ -8,7 +8,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote_plus, urlencode, urlsplit
 
 from babel import Locale
 from babel.dates import get_day_names
@@ -83,9 +83,13 @@ def _after(response: Response) -> Response:
 
 def lang_url(code: str, external: bool = False) -> str:
     """The current page in another interface language (its parameters kept, `lang` where it
-    was or else last). A page asks for 17 of these: the parameters are encoded once."""
-    memo: tuple[str, str] | None = g.get("meegaan_lang_query")
+    was or else last). A page asks for 17 of these: the address around the language is made
+    once per request, then each language code (plain letters) goes in between."""
+    memo: dict[bool, tuple[str, str]] | None = g.get("meegaan_lang_urls")
     if memo is None:
+        memo = g.meegaan_lang_urls = {}
+    around = memo.get(external)
+    if around is None:
         args = request.args.to_dict(flat=False)
         args["lang"] = []  # keeps its place, or takes the last one
         keys = list(args)
@@ -94,11 +98,13 @@ def lang_url(code: str, external: bool = False) -> str:
         def encoded(part: list[str]) -> str:
             return urlencode([(k, v) for k in part for v in args[k]])
 
-        memo = g.meegaan_lang_query = (encoded(keys[:at]), encoded(keys[at + 1 :]))
-    before, after = memo
-    base = request.base_url if external else request.path
-    lang = urlencode({"lang": code})
-    return f"{base}?{before + '&' if before else ''}{lang}{'&' + after if after else ''}"
+        before, after = encoded(keys[:at]), encoded(keys[at + 1 :])
+        base = request.base_url if external else request.path
+        around = memo[external] = (
+            f"{base}?{before + '&' if before else ''}lang=",
+            f"&{after}" if after else "",
+        )
+    return around[0] + quote_plus(code) + around[1]
 
 
 def http_url(value: str | None) -> str | None:
