@@ -28,7 +28,7 @@ from .models import (
     User,
 )
 from .schedule import expand, to_local
-from .text import fold
+from .text import fold, url_slug
 
 DEMO_JSON = Path(__file__).resolve().parent.parent / "data" / "demo" / "demo.json"
 
@@ -287,6 +287,7 @@ def generate_synthetic(
                 "lat": lat,
                 "lon": lon,
                 "lat_band": band_of(lat),
+                "slug": url_slug(title),
                 "location_precision": "postcode",
                 "rrule": rule,
                 "dtstart_local": datetime.combine(today, time(hour)),

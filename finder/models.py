@@ -26,6 +26,7 @@ from sqlalchemy.sql.expression import false
 
 from .db import Base
 from .geo import band_of
+from .text import url_slug
 from .vault import EncryptedText
 
 ACTIVITY_STATUSES = ("draft", "pending", "published", "paused", "archived")
@@ -100,6 +101,9 @@ class Activity(Base):
     lon: Mapped[float] = mapped_column(Float)
     # The search band of `lat` (`geo.band_of`), kept in step on every insert and update.
     lat_band: Mapped[int] = mapped_column(Integer)
+    # The title's slug for the detail page's address (`text.url_slug`), kept in step on every
+    # insert and update: a page of cards or a map of 200 pins need not work out 200 of them.
+    slug: Mapped[str] = mapped_column(String(400), default="")
     location_precision: Mapped[str] = mapped_column(String(16), default="exact")
     rrule: Mapped[str | None] = mapped_column(Text)  # RFC 5545 RRULE; NULL for a one-off
     dtstart_local: Mapped[datetime] = mapped_column(DateTime)  # first session, Europe/Brussels
@@ -146,9 +150,11 @@ class Activity(Base):
 
 @event.listens_for(Activity, "before_insert")
 @event.listens_for(Activity, "before_update")
-def _number_the_band(_mapper: Any, _connection: Any, activity: Activity) -> None:
+def _keep_derived_columns(_mapper: Any, _connection: Any, activity: Activity) -> None:
     if activity.lat is not None:
         activity.lat_band = band_of(activity.lat)
+    if activity.title is not None:
+        activity.slug = url_slug(activity.title)
 
 
 class ActivityTranslation(Base):

@@ -87,7 +87,7 @@ class Listing(NamedTuple):
     title: str  # in `text_language`
     summary: str
     text_language: str
-    original_title: str  # the address's slug is made from it, whatever the language
+    slug: str  # of the original title, whatever the language (`Activity.slug`)
     category: str
     street: str
     postcode: str
@@ -383,6 +383,7 @@ def search(
 _LISTED = (
     Activity.id,
     Activity.title,
+    Activity.slug,
     Activity.summary,
     Activity.original_locale,
     Activity.category,
@@ -463,7 +464,7 @@ def _listing(row: Any, locale: str | None) -> Listing:
         title=row.translated_title if translated else row.title,
         summary=(row.translated_summary or row.summary) if translated else row.summary,
         text_language=locale if translated and locale else row.original_locale,
-        original_title=row.title,
+        slug=row.slug,
         category=row.category,
         street=row.street,
         postcode=row.postcode,
@@ -523,7 +524,7 @@ class Pin(NamedTuple):
 
     id: int
     title: str  # in the asked language when there is a translation
-    original_title: str  # for the address's slug
+    slug: str  # of the original title, for the address
     lat: float
     lon: float
     distance_km: float
@@ -538,6 +539,7 @@ def _pins_statement() -> PlainStatement:
         select(
             Activity.id,
             Activity.title,
+            Activity.slug,
             Activity.lat,
             Activity.lon,
             Activity.duration_minutes,
@@ -579,6 +581,6 @@ def map_pins(session: Session, matches: list[Match], locale: str) -> list[Pin]:
         if next_session is None:
             next_session = sessions[key] = _session_of(next_start, r.duration_minutes)
         pins.append(
-            Pin(activity_id, r.translated or r.title, r.title, r.lat, r.lon, distance, next_session)
+            Pin(activity_id, r.translated or r.title, r.slug, r.lat, r.lon, distance, next_session)
         )
     return pins

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import quote
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
 
@@ -16,3 +17,18 @@ def fold(text: str) -> str:
         decomposed = unicodedata.normalize("NFKD", text)
         stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", stripped.casefold()).replace("_", " ").strip()
+
+
+# How werkzeug writes a path segment (`BaseConverter.to_url`).
+SEGMENT_SAFE = "!$&'()*+,/:;=@"
+
+
+def slugify(title: str) -> str:
+    """'Café & taart' becomes 'cafe-taart': the words of a title for an address."""
+    return re.sub(r"\s+", "-", fold(title))[:60].strip("-") or "activity"
+
+
+def url_slug(title: str) -> str:
+    """A title's slug as it stands in the detail page's address (`/activities/17-<slug>`),
+    quoted as werkzeug quotes a path segment. Activities store it (`Activity.slug`)."""
+    return quote(slugify(title), safe=SEGMENT_SAFE)

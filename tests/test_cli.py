@@ -121,9 +121,10 @@ def test_scheduled_commands_run_on_one_machine_at_a_time_on_postgresql() -> None
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_migrations_0009_and_0010_fill_in_existing_activities(tmp_path: Path, backend: str) -> None:
+def test_migrations_0009_to_0011_fill_in_existing_activities(tmp_path: Path, backend: str) -> None:
     """A database from before the stored next session: the upgrade works it out for every
-    activity (a cancelled session and past ones are skipped), and numbers its search band."""
+    activity (a cancelled session and past ones are skipped), numbers its search band and
+    stores its slug as the app makes it."""
     from contextlib import nullcontext
     from datetime import UTC, datetime, timedelta
 
@@ -132,8 +133,11 @@ def test_migrations_0009_and_0010_fill_in_existing_activities(tmp_path: Path, ba
 
     from finder.db import alembic_config, scratch_postgres_database, upgrade
     from finder.geo import band_of
+    from finder.text import url_slug
 
     from .conftest import POSTGRES_URL
+
+    title = "Café & taart: لقاء القهوة"
 
     scratch = (
         scratch_postgres_database(POSTGRES_URL, "meegaan_mig")
@@ -160,11 +164,11 @@ def test_migrations_0009_and_0010_fill_in_existing_activities(tmp_path: Path, ba
                     " cost_type, cost_note, tags_mask, languages, professional_contact,"
                     " referral_capacity, status, search_text, created_at, updated_at,"
                     " skip_school_holidays)"
-                    " VALUES (1, 1, 'coffee_chat', 'nl', 'A', '', '', '', '', '9000', 'Gent',"
+                    " VALUES (1, 1, 'coffee_chat', 'nl', :title, '', '', '', '', '9000', 'Gent',"
                     " 51.05, 3.72, 'exact', :now, 120, '', 'free', '', 0, ',nl,', '', 2,"
                     " 'published', ' a ', :now, :now, false)"
                 ),
-                {"now": now},
+                {"now": now, "title": title},
             )
             for days, cancelled in [(-3, False), (1, True), (2, False), (9, False)]:
                 start = now + timedelta(days=days)
@@ -180,9 +184,14 @@ def test_migrations_0009_and_0010_fill_in_existing_activities(tmp_path: Path, ba
             row = conn.execute(
                 text("SELECT next_starts_at, next_ends_at, next_checked_at FROM activity")
             ).one()
-            band = conn.execute(text("SELECT lat_band FROM activity")).scalar()
+            band, slug = conn.execute(text("SELECT lat_band, slug FROM activity")).one()
         engine.dispose()
     assert band == band_of(51.05)
+    assert (
+        slug
+        == url_slug(title)
+        == "cafe-taart-%D9%84%D9%82%D8%A7%D8%A1-%D8%A7%D9%84%D9%82%D9%87%D9%88%D8%A9"
+    )
     stored = [datetime.fromisoformat(str(v)) for v in row]
     assert stored[:2] == [now + timedelta(days=2), now + timedelta(days=2, hours=2)]
     assert now <= stored[2] < now + timedelta(minutes=5)

@@ -496,7 +496,8 @@ def test_detail_addresses_are_what_url_for_writes(app: Flask, lang: str) -> None
     title, inside or outside, they are what `url_for` itself writes."""
     from flask import url_for
 
-    from finder.web.present import detail_url, slugify
+    from finder.text import slugify
+    from finder.web.present import detail_url
 
     titles = [
         "Koffie & babbel",

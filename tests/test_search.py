@@ -208,21 +208,21 @@ def test_listings_have_their_texts_in_the_asked_language_where_translated(db: Se
     def texts(locale: str | None) -> list[tuple[str, str, str, str]]:
         hits = search(db, query, NOW, SETTINGS, locale=locale).hits
         return [
-            (h.listing.title, h.listing.summary, h.listing.text_language, h.listing.original_title)
+            (h.listing.title, h.listing.summary, h.listing.text_language, h.listing.slug)
             for h in hits
         ]
 
     assert texts("ar") == [
-        ("لقاء القهوة", "قهوة ودردشة.", "ar", "Koffiemoment"),
-        ("Coin de jeu", "Jouer.", "fr", "Coin de jeu"),
+        ("لقاء القهوة", "قهوة ودردشة.", "ar", "koffiemoment"),
+        ("Coin de jeu", "Jouer.", "fr", "coin-de-jeu"),
     ]
-    assert texts("fr")[0] == ("Café", "Koffie en een babbel.", "fr", "Koffiemoment")
+    assert texts("fr")[0] == ("Café", "Koffie en een babbel.", "fr", "koffiemoment")
     assert (
         texts("nl")
         == texts(None)
         == [
-            ("Koffiemoment", "Koffie en een babbel.", "nl", "Koffiemoment"),
-            ("Coin de jeu", "Jouer.", "fr", "Coin de jeu"),
+            ("Koffiemoment", "Koffie en een babbel.", "nl", "koffiemoment"),
+            ("Coin de jeu", "Jouer.", "fr", "coin-de-jeu"),
         ]
     )
 
@@ -234,9 +234,9 @@ def test_map_pins_follow_the_matches_in_the_visitors_language(db: Session) -> No
     for locale, expected in [("ar", "لقاء القهوة"), ("nl", "Koffiemoment"), ("fr", "Koffiemoment")]:
         pins = map_pins(db, result.matches, locale)
         assert [p.id for p in pins] == [m[0] for m in result.matches]  # same order
-        by_title = {p.original_title: p for p in pins}
-        assert by_title["Koffiemoment"].title == expected
-        assert by_title["Speelhoek"].title == "Speelhoek"
+        by_title = {p.slug: p for p in pins}
+        assert by_title["koffiemoment"].title == expected
+        assert by_title["speelhoek"].title == "Speelhoek"
     hits = {h.listing.id: h for h in result.hits}
     for pin in map_pins(db, result.matches, "nl"):
         first = hits[pin.id].next_sessions[0]
@@ -398,3 +398,14 @@ def test_the_stored_next_session_follows_every_change_to_the_sessions(db: Sessio
     db.refresh(a)
     assert a.next_starts_at is None and a.next_checked_at == NOW
     assert db.get(Activity, a.id) is a
+
+
+def test_a_renamed_activity_is_linked_by_its_new_name(db: Session) -> None:
+    """Cards and pins link with the slug the activity stores; a new title stores a new one."""
+    a = f.activity(db, title="Koffieochtend")
+    assert run(db).hits[0].listing.slug == "koffieochtend"
+    a.title = "Café & taart in de Brugse Poort"
+    db.flush()
+    result = run(db)
+    assert result.hits[0].listing.slug == "cafe-taart-in-de-brugse-poort"
+    assert map_pins(db, result.matches, "nl")[0].slug == "cafe-taart-in-de-brugse-poort"

@@ -119,7 +119,7 @@ def card(hit: Hit) -> Markup:
     return Markup(
         '<li class="card">\n  <article>\n'
         f"    {pieces['category:' + a.category]}\n"
-        f'    <h3><a href="{escape(words.detail_url(a.id, a.original_title))}" lang="{lang}" '
+        f'    <h3><a href="{escape(words.address(a.id, a.slug))}" lang="{lang}" '
         f'dir="auto">{escape(a.title)}</a></h3>\n'
         f"{when}"
         f'    <p class="where">{pieces["pin"]}<span><bdi>{escape(a.municipality)}</bdi> · '

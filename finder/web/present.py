@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
 
 from babel import Locale
 from babel.dates import format_date, format_time, get_day_names
@@ -21,7 +19,7 @@ from ..geo import Place
 from ..models import Activity
 from ..schedule import WEEKDAYS, Recurrence, Timed, to_local
 from ..search import Listing
-from ..text import fold
+from ..text import url_slug
 from .common import locale_code, now_utc
 from .i18n import gettext as _
 
@@ -33,17 +31,11 @@ DAY_PATTERNS = {
 }
 
 
-def slugify(title: str) -> str:
-    return re.sub(r"\s+", "-", fold(title))[:60].strip("-") or "activity"
-
-
 def activity_url(activity: Activity, external: bool = False) -> str:
     return detail_url(activity.id, activity.title, external)
 
 
 _SOME_ID = 987654321
-# How werkzeug writes a path segment (`BaseConverter.to_url`).
-_SEGMENT_SAFE = "!$&'()*+,/:;=@"
 
 
 def detail_url(activity_id: int, title: str, external: bool = False) -> str:
@@ -159,14 +151,18 @@ class Words:
         return self.km % {"km": _number(round(km, 1), "#,##0.0", self.locale)}
 
     def detail_url(self, activity_id: int, title: str, external: bool = False) -> str:
-        """The detail page's address, as `url_for` writes it: asked once, then the id and
-        slug are put in its answer. (Tests compare the two for hostile titles.)"""
+        """The detail page's address, as `url_for` writes it. (Tests compare the two for
+        hostile titles.)"""
+        return self.address(activity_id, url_slug(title), external)
+
+    def address(self, activity_id: int, slug: str, external: bool = False) -> str:
+        """The detail page's address for a slug as activities store it (`text.url_slug`):
+        `url_for` is asked once, then the id and slug are put in its answer."""
         made = self._detail_urls.get(external)
         if made is None:
             url = url_for("public.detail", activity_id=_SOME_ID, slug="slug", _external=external)
             made = self._detail_urls[external] = url.partition(f"/{_SOME_ID}-slug")[::2]
-        segment = f"/{activity_id}-{quote(slugify(title), safe=_SEGMENT_SAFE)}"
-        return made[0] + segment + made[1]
+        return f"{made[0]}/{activity_id}-{slug}{made[1]}"
 
 
 def words_now() -> Words:
@@ -223,7 +219,7 @@ def listing(activity: Activity) -> Listing:
         title=t["title"],
         summary=t["summary"],
         text_language=t["lang"],
-        original_title=activity.title,
+        slug=url_slug(activity.title),  # from the title as it is now (a draft's preview)
         category=activity.category,
         street=activity.street,
         postcode=activity.postcode,
@@ -248,7 +244,7 @@ def result_json(
     """One result in the JSON contract of DESIGN §7."""
     return {
         "id": item.id,
-        "url": detail_url(item.id, item.original_title, external=True),
+        "url": words_now().address(item.id, item.slug, external=True),
         "title": item.title,
         "summary": item.summary,
         "text_language": item.text_language,

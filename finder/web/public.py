@@ -88,7 +88,7 @@ def _point(pin: Pin, words: Words) -> MapPoint:
         lat=pin.lat,
         lon=pin.lon,
         title=pin.title,
-        url=words.detail_url(pin.id, pin.original_title),
+        url=words.address(pin.id, pin.slug),
         detail=f"{words.session(pin.next_session)} · {words.distance(pin.distance_km)}",
     )
 
