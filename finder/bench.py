@@ -72,9 +72,14 @@ def bench_size(size: int, queries: int, url: str, label: str) -> dict[str, float
         demo.generate_synthetic(session, size, now, 8)
     # What autovacuum does on a running site: statistics, and the visibility map that lets
     # PostgreSQL answer the search from the index alone.
-    maintenance = "VACUUM ANALYZE" if database.engine.dialect.name == "postgresql" else "ANALYZE"
-    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(maintenance))
+    # (SQLite's ANALYZE runs in a transaction that is committed: with AUTOCOMMIT, the BEGIN
+    # that db.py emits for SQLite left it rolled back, without a word.)
+    if database.engine.dialect.name == "postgresql":
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+    else:
+        with database.engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
     load_s = time.perf_counter() - started
     measured = time_search(database, queries)
     database.engine.dispose()
