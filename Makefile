@@ -44,6 +44,9 @@ lint: install
 test: install translations chromium node_modules/.installed lint
 	$(BIN)/pytest
 
+# The benchmark's own process runs as on a developer's machine; the gunicorn it measures is
+# started with production settings (finder/httpbench.py).
+bench: export MEEGAAN_ENV ?= development
 bench: install translations
 	@command -v wrk >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; } || echo "wrk could not be installed: the HTTP part is skipped"
 	$(FLASK) bench

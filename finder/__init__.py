@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from typing import Any
 
 from flask import Flask
@@ -10,7 +11,7 @@ from flask_babel import Babel
 from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 
-from .config import ROOT, from_env
+from .config import ROOT, UnsafeSettings, from_env, unsafe_settings
 from .db import Database
 
 babel = Babel()
@@ -28,6 +29,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]  # dates shown in Brussels time
     if config:
         app.config.update(config)
+    if app.config["ENVIRONMENT"] == "production":
+        problems = unsafe_settings(app.config)
+        if problems:
+            raise UnsafeSettings(
+                "Meegaan will not start in production with these settings:\n- "
+                + "\n- ".join(problems)
+                + "\n(MEEGAAN_ENV=development is for a developer's own machine only.)"
+            )
+    elif not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = secrets.token_hex(32)  # one process on a developer's machine
 
     from . import vault
     from .web import common
@@ -74,4 +85,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(come_along.bp)
     app.register_blueprint(requests.bp)
     cli.init_app(app)
+    if app.config["PROXY_COUNT"]:
+        # Outermost, so that the front cache and the rate limits see the visitor's address and
+        # scheme. Only X-Forwarded-For and -Proto: nginx sets Host itself.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count)  # type: ignore[method-assign]
     return app

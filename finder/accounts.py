@@ -87,7 +87,9 @@ def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_token(session: Session, user: User, purpose: str, now_utc: datetime) -> str:
+def issue_token(
+    session: Session, user: User, purpose: str, now_utc: datetime, ttl: timedelta | None = None
+) -> str:
     """A new single-use token; earlier unused ones of the same purpose stop working."""
     for old in session.scalars(
         select(UserToken).where(
@@ -96,7 +98,7 @@ def issue_token(session: Session, user: User, purpose: str, now_utc: datetime) -
     ):
         old.used_at = now_utc
     raw = secrets.token_urlsafe(32)
-    ttl = INVITE_TTL if purpose == "invite" else RESET_TTL
+    ttl = ttl or (INVITE_TTL if purpose == "invite" else RESET_TTL)
     session.add(
         UserToken(
             user_id=user.id,
@@ -231,6 +233,57 @@ def request_reset(
             now_utc + (RESET_TTL if purpose == "reset" else INVITE_TTL), user.preferred_locale
         ),
     )
+
+
+# What `flask create-admin` says when it refuses, in English (an operator's shell).
+CLI_MESSAGES = {
+    "email_invalid": "{email} is not an e-mail address",
+    "not_admin": "{email} already has an account with another role: change it at /manage/users",
+    "closed": "{email} has a closed account: reopen it at /manage/users",
+}
+
+
+@dataclass(frozen=True)
+class FirstAdmin:
+    email: str
+    created: bool
+    purpose: str  # "invite" (no password yet) or "reset"
+    raw_token: str
+
+
+def create_admin(
+    session: Session, email: str, name: str, locale: str, now_utc: datetime, ttl: timedelta
+) -> FirstAdmin:
+    """The first administrator of a new instance, from the server's shell. Safe to run twice:
+    an existing admin gets a new link (the earlier one stops working) and nothing else changes;
+    an account of another role or a closed one is never turned into an admin from here."""
+    address = normalise_email(email)
+    local, _, domain = address.partition("@")
+    if not local or "." not in domain or any(c.isspace() for c in address):
+        raise AccountError("email_invalid")
+    user = session.scalar(select(User).where(User.email == address))
+    created = user is None
+    if user is None:
+        user = User(
+            email=address,
+            display_name=(name.strip() or local)[:100],
+            role="admin",
+            organisation_id=None,
+            preferred_locale=locale,
+            active=True,
+            session_version=1,
+            created_at=now_utc,
+        )
+        session.add(user)
+        session.flush()
+    elif user.role != "admin":
+        raise AccountError("not_admin")
+    elif not user.active:
+        raise AccountError("closed")
+    purpose = "reset" if user.password_hash else "invite"
+    raw = issue_token(session, user, purpose, now_utc, ttl)
+    audit(session, None, "create_admin" if created else "admin_link", "user", user.id, now_utc)
+    return FirstAdmin(address, created, purpose, raw)
 
 
 def change_user(

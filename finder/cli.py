@@ -1,15 +1,17 @@
-"""Commands: `flask --app finder setup | db-upgrade | demo-load | occurrences-refresh |
-next-sessions | outbox-send | freshness-check | requests-tick | bench`."""
+"""Commands: `flask --app finder setup | create-admin | db-upgrade | demo-load |
+occurrences-refresh | next-sessions | outbox-send | freshness-check | requests-tick | bench`."""
 
 from __future__ import annotations
 
+import sys
 import time
+from datetime import timedelta
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import activities, db, demo, freshness, notify, search
+from . import accounts, activities, db, demo, freshness, notify, search
 from .web.common import now_utc
 
 
@@ -41,27 +43,69 @@ def db_upgrade_command() -> None:
 @click.command("demo-load")
 @with_appcontext
 def demo_load_command() -> None:
-    """Load the demo activities when the database has none."""
+    """Load the fictional demo activities when the database has none (not for a real site)."""
     count = _load_demo_if_empty()
     click.echo(f"loaded {count} demo activities" if count else "database not empty: demo skipped")
 
 
 @click.command("setup")
 @with_appcontext
-def setup_command() -> None:
-    """Migrate, load the demo data into an empty database and refresh the coming sessions."""
+@click.option(
+    "--demo",
+    "load_demo",
+    is_flag=True,
+    help="Also load the fictional demo activities into an empty database (always in development).",
+)
+def setup_command(load_demo: bool) -> None:
+    """Migrate and refresh the coming sessions. On a developer's machine (or with --demo) also
+    load the demo activities into an empty database, and make the demo accounts."""
     _upgrade()
-    count = _load_demo_if_empty()
-    if count:
-        click.echo(f"loaded {count} demo activities")
+    development = current_app.config["ENVIRONMENT"] == "development"
+    if load_demo or development:
+        count = _load_demo_if_empty()
+        if count:
+            click.echo(f"loaded {count} demo activities")
     _refresh()
     if current_app.config["DEMO_ACCOUNTS"]:
         with _database().session() as session, session.begin():
-            accounts = demo.create_demo_accounts(session, now_utc())
-        if accounts:
+            made = demo.create_demo_accounts(session, now_utc())
+        if made:
             click.echo("demo accounts (development only), sign in at /login:")
-            for role, email, password in accounts:
+            for role, email, password in made:
                 click.echo(f"  {role:<13} {email:<32} {password}")
+
+
+# The first admin's link: long enough to get from a server's shell to a browser, not longer.
+FIRST_ADMIN_LINK_TTL = timedelta(hours=24)
+
+
+@click.command("create-admin")
+@with_appcontext
+@click.argument("email")
+@click.option("--name", default="", help="The name shown to others (default: before the @).")
+@click.option("--locale", default="nl", help="Language of the account's pages and mails.")
+def create_admin_command(email: str, name: str, locale: str) -> None:
+    """Make an administrator account and print a one-time link (valid 24 hours) to choose its
+    password. Run it again for a new link: the earlier one stops working."""
+    from .web.auth import token_link
+    from .web.common import DEVELOPMENT_BASE_URL
+
+    if locale not in current_app.config["LANGUAGES"]:
+        raise click.BadParameter(f"one of {', '.join(current_app.config['LANGUAGES'])}")
+    try:
+        with _database().session() as session, session.begin():
+            made = accounts.create_admin(
+                session, email, name, locale, now_utc(), FIRST_ADMIN_LINK_TTL
+            )
+    except accounts.AccountError as exc:
+        click.echo(accounts.CLI_MESSAGES[exc.code].format(email=email), err=True)
+        sys.exit(1)
+    base = current_app.config["PUBLIC_BASE_URL"] or DEVELOPMENT_BASE_URL
+    with current_app.test_request_context(base_url=base):
+        link = token_link(made.purpose, made.raw_token, locale)
+    what = "made the administrator" if made.created else "the administrator already exists:"
+    click.echo(f"{what} {made.email}")
+    click.echo(f"open this link within 24 hours to choose the password (once only):\n{link}")
 
 
 def _busy(job: str) -> None:
@@ -127,10 +171,10 @@ def outbox_send_command(watch: bool, interval: float) -> None:
 @with_appcontext
 def freshness_check_command() -> None:
     """Daily: ask organisers to confirm old listings, pause those left unconfirmed too long."""
-    from .web.common import confirm_link, freshness_settings
+    from .web.common import DEVELOPMENT_BASE_URL, confirm_link, freshness_settings
 
     # Links in mails need the public address: there is no request to take it from.
-    base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
+    base = current_app.config["PUBLIC_BASE_URL"] or DEVELOPMENT_BASE_URL
     with (
         current_app.test_request_context(base_url=base),
         _database().session() as session,
@@ -149,9 +193,9 @@ def requests_tick_command() -> None:
     """Hourly: reminders the day before, follow-ups after 4 weeks and 3 months, and erasing the
     families' details when their time has come. Safe on several machines at once."""
     from .accompaniment import tick
-    from .web.common import WebLinks, request_settings
+    from .web.common import DEVELOPMENT_BASE_URL, WebLinks, request_settings
 
-    base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
+    base = current_app.config["PUBLIC_BASE_URL"] or DEVELOPMENT_BASE_URL
     with (
         current_app.test_request_context(base_url=base),
         _database().session() as session,
@@ -194,6 +238,7 @@ def init_app(app: Flask) -> None:
         db_upgrade_command,
         demo_load_command,
         setup_command,
+        create_admin_command,
         occurrences_refresh_command,
         next_sessions_command,
         outbox_send_command,

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
@@ -22,13 +22,28 @@ def _flag(value: str | None, default: bool) -> bool:
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _trusted_hosts(listed: str, public_base_url: str, development: bool) -> list[str] | None:
+    """The host names this instance answers to: TRUSTED_HOSTS when set, else the host of
+    PUBLIC_BASE_URL in production (any on a developer's machine). A request for another host
+    is refused before any link is built from it."""
+    hosts = [h.strip() for h in listed.split(",") if h.strip()]
+    if hosts:
+        return hosts
+    host = urlsplit(public_base_url).hostname
+    if development or not host:
+        return None
+    return [host]
+
+
 def from_env(instance_path: str) -> dict[str, Any]:
     """Every tunable with its default; the README's configuration table lists the same names."""
     env = os.environ.get
     development = env("MEEGAAN_ENV", "production") == "development"
     return {
         "ENVIRONMENT": "development" if development else "production",
-        "SECRET_KEY": env("SECRET_KEY") or secrets.token_hex(32),
+        # Empty: a random key per process on a developer's machine; production refuses to start
+        # (settings.refuse_unsafe), since every worker must sign and read the same cookies.
+        "SECRET_KEY": env("SECRET_KEY", ""),
         "DATABASE_URL": env("DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'meegaan.sqlite'}",
         "DEFAULT_LOCALE": "nl",
@@ -48,7 +63,15 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "MAP_MAX_MARKERS": int(env("MAP_MAX_MARKERS", "200")),
         # From this many results on, nearby pins are grouped (leaflet.markercluster).
         "MAP_CLUSTER_FROM": int(env("MAP_CLUSTER_FROM", "50")),
-        "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", ""),
+        # The site's address: every link in a mail or on a slip is built from it, never from the
+        # request's Host header. Required in production.
+        "PUBLIC_BASE_URL": env("PUBLIC_BASE_URL", "").rstrip("/"),
+        "TRUSTED_HOSTS": _trusted_hosts(
+            env("TRUSTED_HOSTS", ""), env("PUBLIC_BASE_URL", ""), development
+        ),
+        # How many proxies in front set X-Forwarded-For/-Proto/-Host (nginx: 1). 0 trusts none:
+        # a visitor could otherwise pick their own address and escape every rate limit.
+        "PROXY_COUNT": int(env("PROXY_COUNT", "0")),
         "COMPRESS_ALGORITHM": ["br", "gzip"],
         "COMPRESS_MIMETYPES": [
             "text/html",
@@ -82,7 +105,9 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "PAGE_CACHE_SECONDS": int(env("PAGE_CACHE_SECONDS", "60")),
         "PAGE_CACHE_MB": int(env("PAGE_CACHE_MB", "64")),
         "LOGIN_LIMIT_PER_ADDRESS": env("LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"),
-        "LOGIN_LIMIT_PER_ACCOUNT": env("LOGIN_LIMIT_PER_ACCOUNT", "5 per 10 minutes"),
+        # Wrong passwords for one account from one address before each next try waits, growing
+        # from 5 seconds to 15 minutes (web/limits.py); never a lock.
+        "LOGIN_FREE_FAILURES": int(env("LOGIN_FREE_FAILURES", "5")),
         # Outgoing mail (the outbox worker: flask --app finder outbox-send).
         "SMTP_HOST": env("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env("SMTP_PORT", "25")),
@@ -116,3 +141,34 @@ def from_env(instance_path: str) -> dict[str, Any]:
         # One account per role with a known password, printed by `make run`: never in production.
         "DEMO_ACCOUNTS": development,
     }
+
+
+class UnsafeSettings(RuntimeError):
+    """Production refuses to start with settings that would put people at risk."""
+
+
+def unsafe_settings(config: dict[str, Any]) -> list[str]:
+    """What a production instance must not run with, each naming the variable to set."""
+    problems = []
+    if len(config.get("SECRET_KEY") or "") < 32:
+        problems.append(
+            "SECRET_KEY is not set (or shorter than 32 characters). Every worker and machine "
+            "must sign cookies and links with the same key: "
+            'python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    base = urlsplit(config.get("PUBLIC_BASE_URL") or "")
+    if not base.scheme or not base.hostname:
+        problems.append(
+            "PUBLIC_BASE_URL is not set: the links in mails and on slips are built from it, "
+            "never from a visitor's Host header (e.g. PUBLIC_BASE_URL=https://meegaan.example)"
+        )
+    elif base.scheme != "https" and base.hostname not in LOOPBACK:
+        problems.append(
+            f"PUBLIC_BASE_URL must start with https:// (it is {base.scheme}://): "
+            "links to reset a password must not travel in the clear"
+        )
+    return problems
+
+
+# Hosts where plain http is no risk (a benchmark or audit on the machine itself).
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -227,6 +228,10 @@ def run(
             "INSTANCE_PATH": tmp,
             "MAP_TILE_URL": "/static/img/tile.png",
             "GEOCODER_ENABLED": "0",
+            # Served as in production, on loopback (where plain http is allowed).
+            "MEEGAAN_ENV": "production",
+            "SECRET_KEY": secrets.token_hex(32),
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
         }
         figures = {"hello": hello}
         modes = [("cached", {"PAGE_CACHE": "memory"}), ("uncached", {"PAGE_CACHE": "off"})]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -55,9 +56,13 @@ def served(workers: int = 2) -> Iterator[str]:
             "MAP_TILE_URL": "/static/img/tile.png",
             "GEOCODER_ENABLED": "0",
             "WEB_CONCURRENCY": str(workers),
+            # Served as in production, on loopback (where plain http is allowed).
+            "MEEGAAN_ENV": "production",
+            "SECRET_KEY": secrets.token_hex(32),
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
         }
         subprocess.run(
-            [str(BIN / "flask"), "--app", "finder", "setup"],
+            [str(BIN / "flask"), "--app", "finder", "setup", "--demo"],
             env={**os.environ, **env},
             cwd=ROOT,
             check=True,

@@ -24,6 +24,11 @@ from werkzeug.test import TestResponse
 from finder import create_app
 from finder.db import Database, scratch_postgres_database, upgrade
 
+# The tests run the production configuration as an operator sets it (production refuses to start
+# without these); an app of a test's own may override them.
+os.environ.setdefault("SECRET_KEY", "tests-" + "k" * 58)
+os.environ.setdefault("PUBLIC_BASE_URL", "http://localhost")
+
 # A Wednesday morning in Brussels (08:00 UTC = 09:00 CET); every test that reads the clock sees it.
 NOW = datetime(2026, 12, 2, 8, 0)
 POSTGRES_URL = os.environ.get(

@@ -62,15 +62,52 @@ def test_form_without_csrf_token_is_refused(client: FlaskClient, staff: dict[str
     assert "This form was open too long or came from elsewhere." in page.get_data(as_text=True)
 
 
-def test_sign_in_attempts_are_limited_per_account(
-    client: FlaskClient, auth: AuthActions, staff: dict[str, Any]
+def test_wrong_passwords_make_the_next_try_wait_longer_but_never_lock_the_account(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], app: Flask
 ) -> None:
-    for _ in range(5):
+    for _ in range(5):  # the first five are free
         assert auth.login("admin@example.be", "not it at all").status_code == 400
-    blocked = auth.login("admin@example.be")  # even the right password waits now
-    assert blocked.status_code == 429
-    assert "Te veel pogingen." in blocked.get_data(as_text=True)
+    sixth = auth.login("admin@example.be", "not it at all")
+    assert sixth.status_code == 429 and sixth.headers["Retry-After"] == "5"
+    assert "Wacht 5 seconden" in sixth.get_data(as_text=True)
+    waiting = auth.login("admin@example.be")  # even the right password waits those seconds
+    assert waiting.status_code == 429 and 'value="admin@example.be"' in waiting.text
+    # Someone else's guesses never keep the owner out: from their own address they get in.
+    owner = app.test_client()
+    token = csrf_token(owner, "/login")
+    signed_in = owner.post(
+        "/login",
+        data={"email": "admin@example.be", "password": PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "192.0.2.7"},
+    )
+    assert signed_in.status_code == 302
     assert auth.login("coordinator@example.be").status_code == 302  # another account is fine
+
+
+def test_the_wait_doubles_with_each_wrong_password_up_to_a_quarter_of_an_hour(app: Flask) -> None:
+    from finder.web import limits
+
+    limits.limiter.reset()
+    with app.test_request_context("/login", environ_base={"REMOTE_ADDR": "192.0.2.9"}):
+        waits = [limits.login_failed("x@example.be") for _ in range(16)]
+        assert limits.login_wait("x@example.be") > 0
+        limits.login_succeeded("x@example.be")
+        assert limits.login_wait("x@example.be") == 0
+    limits.limiter.reset()
+    assert waits[:5] == [0] * 5
+    assert waits[5:12] == [5, 10, 20, 40, 80, 160, 320]
+    assert waits[-1] == 900
+
+
+def test_staff_who_sign_in_from_one_address_never_use_up_its_limit(
+    app: Flask, auth: AuthActions, staff: dict[str, Any]
+) -> None:
+    """22 colleagues behind one office address all get in; only refused tries count."""
+    limit = int(app.config["LOGIN_LIMIT_PER_ADDRESS"].split()[0])
+    for _ in range(limit + 2):
+        page = auth.login("coordinator@example.be")
+        assert page.status_code == 302
+        auth.logout()
 
 
 @pytest.mark.parametrize(
@@ -103,16 +140,23 @@ def test_session_ends_after_inactivity(
     assert client.get("/manage/").status_code == 302
 
 
-def test_sign_out_everywhere_ends_other_sessions(
+def test_sign_out_ends_every_copy_of_the_session(
     app: Flask, auth: AuthActions, staff: dict[str, Any]
 ) -> None:
+    """A copy of the cookie taken before signing out (a shared computer) no longer works, and
+    neither do the account's sessions on other devices."""
     other = app.test_client()
     AuthActions(other).login("admin@example.be")
     auth.login("admin@example.be")
-    token = csrf_token(auth.client, "/manage/")
-    auth.client.post("/logout/everywhere", data={"csrf_token": token})
-    assert other.get("/manage/").status_code == 302
+    copied = auth.client.get_cookie("session")
+    assert copied is not None
+    assert auth.client.get("/manage/").status_code == 200
+    auth.logout()
     assert auth.client.get("/manage/").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("session", copied.value)
+    assert thief.get("/manage/").status_code == 302
+    assert other.get("/manage/").status_code == 302
 
 
 def test_session_cookie_is_secure_http_only_and_lax_by_default(app: Flask) -> None:

@@ -21,18 +21,118 @@ def test_setup_loads_demo_data_and_demo_accounts_only_in_development(
     tmp_path: Path, development: bool
 ) -> None:
     app = create_app(
-        {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}", "DEMO_ACCOUNTS": development}
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'x.sqlite'}",
+            "ENVIRONMENT": "development" if development else "production",
+            "DEMO_ACCOUNTS": development,
+        }
     )
     result = app.test_cli_runner().invoke(args=["setup"])
     assert result.exit_code == 0, result.output
-    assert "loaded 162 demo activities" in result.output
+    assert ("loaded 162 demo activities" in result.output) is development
     assert ("admin@meegaan.example" in result.output) is development
     database = app.extensions["meegaan_db"]
     with database.session() as s:
-        assert s.scalar(select(func.count(Activity.id))) == 162
+        # A real instance starts empty: no fictional activities for families to go to.
+        assert s.scalar(select(func.count(Activity.id))) == (162 if development else 0)
         assert (s.scalar(select(func.count(User.id))) == 5) is development
     again = app.test_cli_runner().invoke(args=["setup"])
     assert again.exit_code == 0 and "loaded" not in again.output  # a second run changes nothing
+
+
+def test_setup_loads_the_demo_in_production_only_when_asked(tmp_path: Path) -> None:
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'd.sqlite'}"})
+    result = app.test_cli_runner().invoke(args=["setup", "--demo"])
+    assert result.exit_code == 0, result.output
+    assert "loaded 162 demo activities" in result.output
+    assert "admin@meegaan.example" not in result.output  # demo accounts: development only
+    with app.extensions["meegaan_db"].session() as s:
+        assert s.scalar(select(func.count(User.id))) == 0
+
+
+def test_create_admin_prints_a_one_time_link_and_is_safe_to_run_twice(tmp_path: Path) -> None:
+    """A new production instance gets its first admin from the shell; the link sets the
+    password once, within 24 hours, and points at PUBLIC_BASE_URL."""
+    import re
+    from datetime import timedelta
+
+    from finder.models import UserToken
+
+    app = create_app(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'a.sqlite'}",
+            "NOW": NOW,
+            "PUBLIC_BASE_URL": "https://meegaan.example",
+            "TRUSTED_HOSTS": ["meegaan.example"],
+        }
+    )
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db-upgrade"]).exit_code == 0
+    first = runner.invoke(args=["create-admin", "Anna@Stad.be", "--name", "Anna"])
+    assert first.exit_code == 0, first.output
+    assert "made the administrator anna@stad.be" in first.output
+    link = re.search(r"https://meegaan\.example(/invite/\S+)", first.output)
+    assert link, first.output
+    database = app.extensions["meegaan_db"]
+    with database.session() as s:
+        user = s.scalars(select(User)).one()
+        assert (user.role, user.display_name, user.password_hash) == ("admin", "Anna", None)
+        token = s.scalars(select(UserToken)).one()
+        assert token.expires_at == NOW + timedelta(hours=24)
+
+    second = runner.invoke(args=["create-admin", "anna@stad.be"])
+    assert second.exit_code == 0, second.output
+    assert "already exists" in second.output
+    link2 = re.search(r"https://meegaan\.example(/invite/\S+)", second.output)
+    assert link2 and link2.group(1) != link.group(1)
+    with database.session() as s:
+        assert s.scalar(select(func.count(User.id))) == 1
+
+    client = app.test_client()
+    base = "https://meegaan.example"
+    assert client.get(link.group(1), base_url=base).status_code == 404  # replaced by the second
+    page = client.get(link2.group(1), base_url=base)
+    assert page.status_code == 200
+    token_value = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text)
+    assert token_value
+    done = client.post(
+        link2.group(1),
+        base_url=base,
+        headers={"Referer": base + link2.group(1)},  # Flask-WTF's check over https
+        data={
+            "password": "een heel lang wachtwoord",
+            "confirm": "een heel lang wachtwoord",
+            "csrf_token": token_value.group(1),
+        },
+    )
+    assert done.status_code == 302, done.text
+    assert client.get(link2.group(1), base_url=base).status_code == 404  # used once
+
+
+def test_create_admin_never_promotes_another_account(tmp_path: Path) -> None:
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}", "NOW": NOW})
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["db-upgrade"]).exit_code == 0
+    with app.extensions["meegaan_db"].session() as s:
+        s.add(
+            User(
+                email="org@stad.be",
+                display_name="Org",
+                role="organiser",
+                preferred_locale="nl",
+                active=True,
+                session_version=1,
+                created_at=NOW,
+            )
+        )
+        s.commit()
+    refused = runner.invoke(args=["create-admin", "ORG@stad.be"])
+    assert refused.exit_code == 1
+    assert "another role" in refused.output
+    bad = runner.invoke(args=["create-admin", "not an address"])
+    assert bad.exit_code == 1 and "is not an e-mail address" in bad.output
+    with app.extensions["meegaan_db"].session() as s:
+        assert s.scalar(select(User.role)) == "organiser"
 
 
 def test_outbox_send_command_delivers_over_smtp(app: Flask, db: Session, smtp: SmtpServer) -> None:

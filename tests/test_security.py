@@ -108,7 +108,7 @@ def test_every_route_sends_the_security_headers(
 
 
 def test_hsts_over_https_only(client: FlaskClient) -> None:
-    secure = client.get("/", base_url="https://meegaan.example")
+    secure = client.get("/", base_url="https://localhost")
     assert "max-age=31536000" in secure.headers["Strict-Transport-Security"]
     assert "Strict-Transport-Security" not in client.get("/").headers
 
@@ -190,7 +190,7 @@ import redis
 from finder import create_app
 from finder.db import upgrade
 app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,
-                  "DATABASE_URL": sys.argv[1], "LOGIN_LIMIT_PER_ACCOUNT": "3 per hour"})
+                  "DATABASE_URL": sys.argv[1], "LOGIN_FREE_FAILURES": 3})
 upgrade(sys.argv[1])
 client = app.test_client()
 email = f"{uuid.uuid4().hex}@example.be"
@@ -198,7 +198,7 @@ codes = [client.post("/login", data={"email": email, "password": "x" * 12}).stat
          for _ in range(4)]
 last = client.post("/login", data={"email": email, "password": "x" * 12})
 store = redis.Redis.from_url(app.config["RATELIMIT_STORAGE_URI"])
-keys = [k.decode() for k in store.scan_iter("*") if email.encode() in k]
+keys = [k.decode() for k in store.scan_iter("*meegaan/login-*")]
 for k in keys:
     store.delete(k)
 print(json.dumps({"codes": codes, "retry_after": last.headers.get("Retry-After"),
@@ -225,3 +225,122 @@ def test_rate_limits_are_kept_in_redis_when_configured(tmp_path: Any) -> None:
     found = json.loads(result.stdout.strip().splitlines()[-1])
     assert found["codes"] == [400, 400, 400, 429]
     assert int(found["retry_after"]) > 0 and found["keys"] >= 1
+
+
+def test_a_request_for_an_unknown_host_is_refused(client: FlaskClient, db: Session) -> None:
+    """Production answers only for the hosts of PUBLIC_BASE_URL (or TRUSTED_HOSTS)."""
+    from finder.models import Outbox
+
+    assert client.get("/", base_url="http://evil.example").status_code == 400
+    token = csrf_token(client, "/reset")
+    refused = client.post(
+        "/reset",
+        headers={"Host": "evil.example"},
+        data={"email": "admin@example.be", "csrf_token": token},
+    )
+    assert refused.status_code == 400
+    assert db.query(Outbox).count() == 0
+    assert client.get("/").status_code == 200
+
+
+def test_links_in_mail_are_built_from_public_base_url_never_the_host_header(
+    app: Flask, client: FlaskClient, db: Session, staff: dict[str, Any]
+) -> None:
+    """Even where every host is let in, a reset mail asked for with `Host: evil.example`
+    links to the site's own address."""
+    import re
+
+    from finder.models import Outbox
+
+    saved = {k: app.config[k] for k in ("PUBLIC_BASE_URL", "TRUSTED_HOSTS")}
+    app.config.update(PUBLIC_BASE_URL="https://meegaan.example", TRUSTED_HOSTS=None)
+    try:
+        form = client.get("/reset", base_url="http://evil.example").text
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', form)
+        assert token
+        sent = client.post(
+            "/reset",
+            base_url="http://evil.example",
+            data={"email": "admin@example.be", "csrf_token": token.group(1)},
+        )
+        assert sent.status_code == 200, sent.text[-3000:]
+    finally:
+        app.config.update(saved)
+    mail = db.query(Outbox).one()
+    links = re.findall(r"https?://[^/\s\"]+/reset/", mail.body_text + mail.body_html)
+    assert links and set(links) == {"https://meegaan.example/reset/"}
+
+
+def test_production_refuses_to_start_without_its_secrets(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    from finder import create_app
+    from finder.config import UnsafeSettings
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    monkeypatch.delenv("PUBLIC_BASE_URL", raising=False)
+    with pytest.raises(UnsafeSettings) as refused:
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}"})
+    assert "SECRET_KEY" in str(refused.value) and "PUBLIC_BASE_URL" in str(refused.value)
+
+    monkeypatch.setenv("SECRET_KEY", "k" * 64)
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://meegaan.example")
+    with pytest.raises(UnsafeSettings, match="https://"):
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}"})
+
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://meegaan.example/")
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}"})
+    assert app.config["SECRET_KEY"] == "k" * 64
+    assert app.config["PUBLIC_BASE_URL"] == "https://meegaan.example"
+    assert app.config["TRUSTED_HOSTS"] == ["meegaan.example"]
+
+    # A developer's machine: a key of its own per process, any host.
+    monkeypatch.setenv("MEEGAAN_ENV", "development")
+    monkeypatch.delenv("SECRET_KEY")
+    monkeypatch.delenv("PUBLIC_BASE_URL")
+    dev = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'p.sqlite'}"})
+    assert len(dev.config["SECRET_KEY"]) == 64 and dev.config["TRUSTED_HOSTS"] is None
+
+
+def _proxied_app(app: Flask, proxies: int) -> Flask:
+    from finder import create_app
+
+    proxied = create_app({**app.config, "PROXY_COUNT": proxies, "REPORT_LIMIT": "2 per hour"})
+    proxied.extensions["meegaan_db"] = app.extensions["meegaan_db"]  # sees the test's rows
+    return proxied
+
+
+@pytest.mark.parametrize("proxies", [1, 0])
+def test_behind_a_proxy_every_visitor_has_a_limit_of_their_own(
+    app: Flask, db: Session, proxies: int
+) -> None:
+    """nginx adds the visitor's address to X-Forwarded-For: with PROXY_COUNT=1 each family has
+    their own limit, and what a visitor writes in that header themselves is never believed.
+    Without a proxy setting (0), the header is ignored: every request counts for the proxy."""
+    from finder.web.limits import limiter
+
+    proxied = _proxied_app(app, proxies)
+    a = f.activity(db)
+    limiter.reset()
+    try:
+        codes: dict[str, list[int]] = {}
+        for visitor in ("203.0.113.1", "203.0.113.2", "203.0.113.3"):
+            client = proxied.test_client()
+            token = csrf_token(client, f"/activities/{a.id}/report")
+            codes[visitor] = [
+                client.post(
+                    f"/activities/{a.id}/report",
+                    data={"csrf_token": token},
+                    # nginx appends the address it saw to whatever the visitor sent
+                    headers={"X-Forwarded-For": f"10.9.9.{i}, {visitor}"},
+                ).status_code
+                for i in range(3)
+            ]
+    finally:
+        limiter.reset()
+    if proxies:
+        assert all(c == [302, 302, 429] for c in codes.values()), codes
+    else:
+        assert codes["203.0.113.1"] == [302, 302, 429], codes
+        assert codes["203.0.113.2"] == codes["203.0.113.3"] == [429] * 3, codes

@@ -23,11 +23,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from .. import accounts
 from ..models import User
 from ..schedule import to_local
-from .common import db, now_utc
-from .decorators import login_required
+from . import limits
+from .common import db, now_utc, public_url
 from .forms import LoginForm, ResetRequestForm, SetPasswordForm
 from .i18n import gettext as _
-from .limits import limiter, submitted_email
+from .limits import limiter, refused
 
 bp = Blueprint("auth", __name__)
 
@@ -91,47 +91,53 @@ def role_words(role: str, locale: str) -> str:
 def token_link(purpose: str, raw: str, locale: str) -> str:
     """The link in the mail, opening in the recipient's language."""
     endpoint = "auth.accept_invite" if purpose == "invite" else "auth.reset_password"
-    return url_for(endpoint, token=raw, lang=locale, _external=True)
+    return public_url(endpoint, token=raw, lang=locale)
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"])
 @limiter.limit(
-    lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"],
-    key_func=submitted_email,
-    methods=["POST"],
+    lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=refused
 )
-def login() -> str | BaseResponse:
+def login() -> str | BaseResponse | tuple[str, int, dict[str, str]]:
     if g.user is not None:
         return redirect(safe_next(request.args.get("next")))
     form = LoginForm()
     error = None
+    headers: dict[str, str] = {}
+    status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        user = accounts.authenticate(db(), form.email.data, form.password.data, now_utc())
-        if user is None:
-            error = _("This e-mail address and password do not match an account.")
-        else:
+        wait = limits.login_wait(form.email.data)
+        user = None
+        if not wait:
+            user = accounts.authenticate(db(), form.email.data, form.password.data, now_utc())
+        if user is not None:
+            limits.login_succeeded(form.email.data)
             accounts.audit(db(), user, "login", "user", user.id, now_utc())
             db().commit()
             _start_session(user)
             return redirect(safe_next(request.args.get("next")))
-    status = 400 if request.method == "POST" else 200
-    return render_template("auth/login.html", form=form, error=error), status  # type: ignore[return-value]
+        if not wait:
+            wait = limits.login_failed(form.email.data)
+            error = _("This e-mail address and password do not match an account.")
+        if wait:
+            status, headers = 429, {"Retry-After": str(wait)}
+            error = _(
+                "Too many wrong passwords for this account. Wait %(seconds)d seconds, "
+                "then try again. Forgot your password? Ask for a new one below.",
+                seconds=wait,
+            )
+    return render_template("auth/login.html", form=form, error=error), status, headers
 
 
 @bp.post("/logout")
 def logout() -> BaseResponse:
-    session.clear()
-    flash(_("You are signed out."))
-    return redirect(url_for("auth.login"))
-
-
-@bp.post("/logout/everywhere")
-@login_required
-def logout_everywhere() -> BaseResponse:
-    g.user.session_version += 1
-    accounts.audit(db(), g.user, "logout_everywhere", "user", g.user.id, now_utc())
-    db().commit()
+    """Sign out for real: the account's session version goes up, so that a copy of the cookie
+    taken before (a shared computer, a stolen phone) stops working too; so do the account's
+    sessions on other devices."""
+    if g.user is not None:
+        g.user.session_version += 1
+        accounts.audit(db(), g.user, "logout", "user", g.user.id, now_utc())
+        db().commit()
     session.clear()
     flash(_("You are signed out on every device."))
     return redirect(url_for("auth.login"))

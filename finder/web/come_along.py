@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from .. import accompaniment as acc
 from ..models import AccompanimentRequest, Activity
-from .common import WebLinks, db, locale_code, now_utc, request_settings
+from .common import WebLinks, db, locale_code, now_utc, public_url, request_settings
 from .forms import FamilyForm
 from .i18n import gettext as _
 from .limits import limiter
@@ -208,7 +208,7 @@ def run_step(work: Any) -> dict[str, str] | None:
 
 
 def _status_page(found: AccompanimentRequest, token: str, errors: dict[str, str]) -> Response:
-    link = url_for("come_along.status", token=token, _external=True)
+    link = public_url("come_along.status", token=token)
     return _private(
         render_template(
             "come_along/status.html",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
 
-from flask import current_app, g, request, url_for
+from flask import current_app, g, has_request_context, request, url_for
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import LanguageAccept
@@ -103,6 +105,33 @@ def freshness_settings() -> FreshnessSettings:
     )
 
 
+# Where commands build links on a developer's machine without PUBLIC_BASE_URL (`make run`).
+DEVELOPMENT_BASE_URL = "http://127.0.0.1:5000"
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for a mail, a slip or a QR code, always on PUBLIC_BASE_URL: never on
+    the Host header of the request that caused it, which anyone can set (a reset mail for the
+    admin's address must not point at another site). Production requires PUBLIC_BASE_URL; on a
+    developer's machine without it, the request's own address."""
+    app = current_app
+    base = app.config["PUBLIC_BASE_URL"]
+    if not base:
+        if has_request_context():
+            return url_for(endpoint, _external=True, **values)
+        base = DEVELOPMENT_BASE_URL
+    cached = app.extensions.get("meegaan_public_urls")
+    if cached is None or cached[0] != base:
+        parts = urlsplit(base)
+        adapter = app.url_map.bind(
+            parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme
+        )
+        cached = app.extensions["meegaan_public_urls"] = (base, adapter)
+    if has_request_context():
+        app.inject_url_defaults(endpoint, values)  # the page's language, as url_for adds it
+    return str(cached[1].build(endpoint, values, force_external=True))
+
+
 def confirm_serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="confirm-activity")
 
@@ -110,7 +139,7 @@ def confirm_serializer() -> URLSafeTimedSerializer:
 def confirm_link(activity: Activity) -> str:
     """The "still correct?" link of a mail: signed, no account needed."""
     token = confirm_serializer().dumps(activity.id)
-    return url_for("editor.confirm", token=token, _external=True)
+    return public_url("editor.confirm", token=token)
 
 
 def edit_settings() -> EditSettings:
@@ -149,11 +178,11 @@ class WebLinks(Links):
     """The absolute links that go into the mails about a request."""
 
     def status(self, raw: str, locale: str) -> str:
-        return url_for("come_along.status", token=raw, lang=locale, _external=True)
+        return public_url("come_along.status", token=raw, lang=locale)
 
     def staff(self, request: AccompanimentRequest, locale: str) -> str:
-        return url_for("requests.detail", request_id=request.id, lang=locale, _external=True)
+        return public_url("requests.detail", request_id=request.id, lang=locale)
 
     def offer(self, offer: RequestOffer, locale: str) -> str:
         token = offer_serializer().dumps(offer.id)
-        return url_for("requests.offer_link", token=token, lang=locale, _external=True)
+        return public_url("requests.offer_link", token=token, lang=locale)

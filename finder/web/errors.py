@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from flask import Flask, Response, render_template, request
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from .api import error_response
 from .i18n import gettext as _
+from .limits import retry_after
 
 MESSAGES: dict[int, tuple[str, Callable[[], str]]] = {
     400: ("bad_request", lambda: _("Something in the address of this page is not right.")),
@@ -31,7 +32,9 @@ MESSAGES: dict[int, tuple[str, Callable[[], str]]] = {
 }
 
 
-def _handle(exc: Exception) -> Response | tuple[str, int]:
+def _handle(exc: Exception) -> Response | tuple[str, int, dict[str, str]]:
+    if isinstance(exc, SecurityError):  # a Host we do not serve: nothing built from it
+        return Response("Unknown host.\n", 400, mimetype="text/plain")
     status = exc.code if isinstance(exc, HTTPException) and exc.code else 500
     code, message = MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])
     if isinstance(exc, CSRFError):
@@ -41,9 +44,12 @@ def _handle(exc: Exception) -> Response | tuple[str, int]:
                 "This form was open too long or came from elsewhere. Please fill it in again."
             ),
         )
+    headers = {"Retry-After": str(retry_after())} if status == 429 else {}
     if request.path.startswith("/api/"):
-        return error_response(status, code, message())
-    return render_template("error.html", status=status, message=message()), status
+        response = error_response(status, code, message())
+        response.headers.update(headers)
+        return response
+    return render_template("error.html", status=status, message=message()), status, headers
 
 
 def init_app(app: Flask) -> None:

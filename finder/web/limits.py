@@ -1,12 +1,22 @@
-"""Rate limits for public and sign-in forms: in memory by default, in Redis when configured."""
+"""Rate limits for public and sign-in forms: in memory by default, in Redis when configured;
+and the growing wait after wrong passwords for one account from one address."""
 
 from __future__ import annotations
 
-from flask import request
+import hashlib
+import logging
+import math
+import time
+
+from flask import Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+# No X-RateLimit-* headers on every form's answer (Flask-Limiter would also put the window's
+# reset in a Retry-After of answers that were not limited): a refusal says when to come back
+# itself (retry_after and errors.py).
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)
+log = logging.getLogger(__name__)
 
 
 @limiter.request_filter
@@ -16,6 +26,71 @@ def _reading() -> bool:
     return request.method in ("GET", "HEAD")
 
 
-def submitted_email() -> str:
-    """Limit sign-in attempts per account as well as per address."""
-    return "email:" + request.form.get("email", "").strip().lower()[:254]
+def retry_after() -> int:
+    """Seconds until the limit that refused this request lets it through again."""
+    limit = limiter.current_limit
+    if limit is None:
+        return 60
+    return max(1, math.ceil(limit.reset_at - time.time()))
+
+
+def refused(response: Response) -> bool:
+    """Count a form's POST toward a limit only when it was refused (a wrong password, a form
+    with errors): people who get in, or whose request went through, never use up a limit."""
+    return response.status_code >= 400
+
+
+# Wrong passwords for one account from one address: the first LOGIN_FREE_FAILURES are free, then
+# each next try waits twice as long as the one before (5 s, 10 s, 20 s … at most 15 minutes).
+# Nobody can lock an account: the owner, from another address, is never held up by someone
+# else's guesses, and from the same address waits seconds, not a quarter of an hour.
+FIRST_WAIT_SECONDS = 5
+LONGEST_WAIT_SECONDS = 15 * 60
+FAILURES_FORGOTTEN_AFTER = 3600
+
+
+def _keys(email: str) -> tuple[str, str]:
+    who = hashlib.sha256(
+        f"{email.strip().lower()[:254]}|{get_remote_address()}".encode()
+    ).hexdigest()[:32]
+    return f"meegaan/login-failures/{who}", f"meegaan/login-wait/{who}"
+
+
+def login_wait(email: str) -> int:
+    """Seconds this account must wait before its next try from this address (0: go ahead)."""
+    _, wait_key = _keys(email)
+    try:
+        storage = limiter.storage
+        if storage.get(wait_key) <= 0:
+            return 0
+        return max(1, math.ceil(storage.get_expiry(wait_key) - time.time()))
+    except Exception:  # the limits' store (Redis) is down: sign-in must still work
+        log.warning("login wait not checked: the rate-limit store is unreachable", exc_info=True)
+        return 0
+
+
+def login_failed(email: str) -> int:
+    """Count a wrong password; returns the seconds to wait before the next try."""
+    failures_key, wait_key = _keys(email)
+    try:
+        storage = limiter.storage
+        failures = storage.incr(failures_key, FAILURES_FORGOTTEN_AFTER)
+        free = current_app.config["LOGIN_FREE_FAILURES"]
+        if failures <= free:
+            return 0
+        wait = min(FIRST_WAIT_SECONDS * 2 ** min(failures - free - 1, 20), LONGEST_WAIT_SECONDS)
+        storage.clear(wait_key)
+        storage.incr(wait_key, wait)
+        return int(wait)
+    except Exception:
+        log.warning("login failure not counted: the rate-limit store is unreachable", exc_info=True)
+        return 0
+
+
+def login_succeeded(email: str) -> None:
+    failures_key, wait_key = _keys(email)
+    try:
+        limiter.storage.clear(failures_key)
+        limiter.storage.clear(wait_key)
+    except Exception:
+        log.warning("login failures not cleared: the rate-limit store is unreachable")

@@ -42,6 +42,7 @@ from .common import (
     locale_code,
     now_utc,
     offer_serializer,
+    public_url,
     request_settings,
 )
 from .decorators import roles_required
@@ -343,7 +344,7 @@ def new_link(request_id: int) -> Any:
 def _slip(found: AccompanimentRequest, raw: str) -> str:
     """The page after a referral: the family's link and a printable slip in the family's
     language and in Dutch."""
-    link = url_for("come_along.status", token=raw, lang=found.locale, _external=True)
+    link = public_url("come_along.status", token=raw, lang=found.locale)
     qr = qr_svg(link)
     slips = []
     for loc in dict.fromkeys([found.locale, "nl"]):

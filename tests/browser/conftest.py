@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,18 +31,24 @@ CHROMIUM_ARGS = [
 def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
     """The real app on SQLite with the demo data, as a family or organiser would meet it."""
     path: Path = tmp_path_factory.mktemp("live") / "live.sqlite"
+    with socket.socket() as s:  # the port is known before the app, for its PUBLIC_BASE_URL
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     app = create_app(
         {
+            "LIVE_PORT": port,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "DATABASE_URL": f"sqlite:///{path}",
             "MAP_TILE_URL": "/static/img/tile.png",
             "SESSION_COOKIE_SECURE": False,  # plain http on loopback
+            "TRUSTED_HOSTS": ["127.0.0.1"],
             "GEOCODER_ENABLED": False,  # no network here; the fallback is tested elsewhere
             # Every browser test comes from 127.0.0.1: the limits are tested over HTTP instead.
             "COME_ALONG_LIMIT": "1000 per hour",
             "COME_ALONG_LIMIT_PER_ACTIVITY": "1000 per hour",
         }
     )
-    result = app.test_cli_runner().invoke(args=["setup"])
+    result = app.test_cli_runner().invoke(args=["setup", "--demo"])
     assert result.exit_code == 0, result.output
     return app
 
@@ -49,7 +56,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
 @pytest.fixture(scope="session")
 def live_server(live_app: Flask) -> Iterator[str]:
     """The app served on a free loopback port."""
-    server = make_server("127.0.0.1", 0, live_app, threaded=True)
+    server = make_server("127.0.0.1", live_app.config["LIVE_PORT"], live_app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
