@@ -43,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from . import vault
     from .web import common
 
+    app.url_map.converters["int"] = common.IdConverter  # before any route is added
     vault.configure(app.config["DATA_KEYS"] or [vault.instance_key(app.instance_path)])
     if not app.config["DATA_KEYS"] and app.config["ENVIRONMENT"] == "production":
         app.logger.warning(

@@ -286,6 +286,18 @@ def create_admin(
     return FirstAdmin(address, created, purpose, raw)
 
 
+def visible_people(session: Session, viewer: User) -> list[User]:
+    """Whom a person sees on the people page: an admin everyone, an organiser the colleagues of
+    their own organisation, and someone without one (an organiser still being set up) only
+    themselves: "no organisation" is not an organisation everyone shares."""
+    query = select(User).order_by(User.display_name, User.id)
+    if viewer.role != "admin":
+        if viewer.organisation_id is None:
+            return [viewer]
+        query = query.where(User.organisation_id == viewer.organisation_id)
+    return list(session.scalars(query))
+
+
 def change_user(
     session: Session, admin: User, user: User, role: str, active: bool, now_utc: datetime
 ) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from .accounts import audit
 from .activities import refresh_occurrences
-from .models import Activity, ActivityReport, User
+from .models import Activity, ActivityReport, AuditEvent, User
 from .notify import queue_mail
 from .search import Listing
 
@@ -98,6 +98,30 @@ def check_all(
     return {"asked": asked, "paused": paused}
 
 
+def confirm_stamp(activity: Activity) -> str:
+    """What a "still correct?" link is for: the confirmation it renews. Once the listing is
+    confirmed (by the link, or by publishing it again in the editor) the link is spent."""
+    return (activity.last_confirmed_at or activity.created_at).isoformat(timespec="seconds")
+
+
+def paused_for_age(session: Session, activity: Activity) -> bool:
+    """Paused by the daily check for want of confirmation, not by its organiser on purpose
+    (whose pause a link in an old mail must never undo)."""
+    if activity.status != "paused":
+        return False
+    last = session.scalar(
+        select(AuditEvent.action)
+        .where(
+            AuditEvent.object_type == "activity",
+            AuditEvent.object_id == activity.id,
+            AuditEvent.action.in_(("activity_paused_stale", "activity_pause")),
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+        .limit(1)
+    )
+    return last == "activity_paused_stale"
+
+
 def confirm(
     session: Session,
     activity: Activity,
@@ -105,10 +129,12 @@ def confirm(
     horizon_weeks: int,
     user: User | None = None,
 ) -> None:
-    """ "Still correct": the listing is fresh again (and back online if it was paused for age)."""
+    """ "Still correct": the listing is fresh again, and back online if it was paused for age
+    (one its organiser paused stays paused)."""
+    back_online = paused_for_age(session, activity)
     activity.last_confirmed_at = now_utc
     activity.confirm_requested_at = None
-    if activity.status == "paused":
+    if back_online:
         activity.status = "published" if activity.organisation.verified else "pending"
         refresh_occurrences(session, activity, now_utc, horizon_weeks)
     activity.updated_at = now_utc

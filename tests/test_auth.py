@@ -310,6 +310,19 @@ def test_people_page_is_for_admins_and_organisers(
         assert client.get("/manage/").status_code == 200
 
 
+def test_an_organiser_without_an_organisation_sees_only_themselves(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session
+) -> None:
+    """"No organisation" is not an organisation that every staff member without one shares."""
+    staff["organiser"].organisation_id = None
+    db.flush()
+    auth.login("organiser@example.be")
+    html = client.get("/manage/users?lang=en").get_data(as_text=True)
+    assert "organiser@example.be" in html
+    for other in ("admin", "buddy", "coordinator", "professional"):
+        assert f"{other}@example.be" not in html
+
+
 def test_admin_changes_a_role_and_closes_an_account_which_ends_its_sessions(
     app: Flask, client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session
 ) -> None:

@@ -117,6 +117,12 @@ def test_unverified_organisation_waits_for_moderation(
         ({"languages": []}, "languages", "Tick at least one language."),
         ({"title": ""}, "title", "Give the activity a name."),
         ({"referral_capacity": "-1"}, "referral_capacity", "Choose a number from 0 to 50."),
+        # Decimal reads these as numbers no comparison or database can hold: never a 500.
+        ({"cost_type": "amount", "cost_amount": "NaN"}, "cost_amount", "Type a number"),
+        ({"cost_type": "amount", "cost_amount": "sNaN"}, "cost_amount", "Type a number"),
+        ({"cost_type": "amount", "cost_amount": "Infinity"}, "cost_amount", "Type a number"),
+        ({"lat": "sNaN", "lon": "3.7"}, "lat", "Type a number"),
+        ({"lat": "51.05", "lon": "NaN"}, "lon", "Type a number"),
     ],
 )
 def test_bad_input_is_refused_next_to_its_field_keeping_what_was_typed(

@@ -542,3 +542,16 @@ def test_a_page_writes_each_session_once_and_each_one_right(app: Flask) -> None:
         assert (
             words_now().session(Timed(start, start + timedelta(hours=1))).startswith("Aujourd’hui")
         )
+
+
+def test_an_activity_has_one_address_any_other_slug_moves_there(
+    client: FlaskClient, db: Session
+) -> None:
+    a = f.activity(db, title="Café & taart")
+    own = client.get(f"/activities/{a.id}-cafe-taart?lang=ar")
+    assert own.status_code == 200
+    assert client.get(f"/activities/{a.id}").status_code == 200  # DESIGN §7: a slug may follow
+    for other in ("anything", "cafe-taart-old", "%7B%7B7*7%7D%7D"):
+        moved = client.get(f"/activities/{a.id}-{other}?lang=ar")
+        assert moved.status_code == 301
+        assert moved.headers["Location"] == f"/activities/{a.id}-cafe-taart?lang=ar"

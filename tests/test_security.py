@@ -344,3 +344,41 @@ def test_behind_a_proxy_every_visitor_has_a_limit_of_their_own(
     else:
         assert codes["203.0.113.1"] == [302, 302, 429], codes
         assert codes["203.0.113.2"] == codes["203.0.113.3"] == [429] * 3, codes
+
+
+@pytest.mark.parametrize("role", [None, "admin", "professional", "coordinator"])
+@pytest.mark.parametrize("huge", [2**31, 10**20])
+def test_ids_beyond_the_database_range_are_not_found_never_a_server_error(
+    app: Flask, client: FlaskClient, auth: AuthActions, ids: dict[str, int], role: str | None,
+    huge: int,
+) -> None:
+    """PostgreSQL's INTEGER ends at 2**31 - 1: a larger id in an address or a form is
+    "not found" (or "bad request"), on every route that takes one."""
+    if role:
+        auth.login(f"{role}@example.be")
+    token = csrf_token(client, "/manage/" if role else "/login")
+    seen = []
+    with app.test_request_context():
+        from flask import url_for
+
+        for rule in app.url_map.iter_rules():
+            numbers = [a for a in rule.arguments if a.endswith("_id")]
+            if not numbers:
+                continue
+            sample = {"answer": "accept", "slug": "x"}
+            args = {a: huge if a in numbers else sample.get(a, "x" * 32) for a in rule.arguments}
+            url = url_for(rule.endpoint, **args).split("?")[0]
+            for method in set(rule.methods or ()) & {"GET", "POST"}:
+                seen.append((method, url))
+    seen += [
+        ("GET", f"/manage/referrals/new?activity_id={huge}"),
+        ("POST", f"/manage/requests/{ids['request']}/offer?buddy_id={huge}"),
+    ]
+    assert len(seen) > 20
+    for method, url in seen:
+        if method == "GET":
+            status = client.get(url).status_code
+        else:
+            data = {"csrf_token": token, "buddy_id": str(huge), "activity_id": str(huge)}
+            status = client.post(url.split("?")[0], data=data).status_code
+        assert status in (200, 302, 400, 403, 404, 405), (method, url, status)

@@ -154,13 +154,45 @@ def test_freshness_asks_once_marks_stale_then_pauses_and_a_click_confirms(
         as_text=True
     )
 
+    paused_mail = db.scalars(select(Outbox).order_by(Outbox.id.desc())).first()
+    assert paused_mail is not None and paused_mail.id != mail.id
+    link = re.search(r"http://localhost(/\S+)", paused_mail.body_text).group(1)  # type: ignore[union-attr]
     page = client.get(link + "?lang=en")  # a mail scanner opening the link changes nothing
     assert page.status_code == 200 and a.status == "paused"
-    client.post(link, data={"csrf_token": csrf_token(client, link)})
+    token = csrf_token(client, link)
+    client.post(link, data={"csrf_token": token})
     db.refresh(a)
     assert a.status == "published" and a.last_confirmed_at == NOW
     assert "Verouderd Koffiemoment" in client.get("/activities?where=9000").get_data(as_text=True)
     assert client.get("/manage/activities/confirm/forged-token").status_code == 404
+    # The link works once: used again (or forwarded) it changes nothing.
+    again = client.post(link + "?lang=en", data={"csrf_token": token})
+    assert again.status_code == 404 and "already used" in again.get_data(as_text=True)
+
+
+def test_a_still_correct_link_never_republishes_what_the_organiser_paused(
+    client: FlaskClient, app: Flask, staff: dict[str, Any], db: Session
+) -> None:
+    from finder.editing import set_status
+    from finder.web.common import edit_settings
+
+    a = f.activity(db, org=staff["organisation"], title="Gepauzeerd Koffiemoment")
+    a.last_confirmed_at = NOW - timedelta(days=61)
+    db.flush()
+    with app.test_request_context():
+        from finder.web.common import confirm_link
+
+        assert check_all(db, NOW, _settings(), confirm_link)["asked"] == 1
+        set_status(db, staff["organiser"], a, "pause", edit_settings(), NOW)  # on purpose
+    db.flush()
+    mail = db.scalar(select(Outbox).where(Outbox.to_address == "organiser@example.be"))
+    link = re.search(r"http://localhost(/\S+)", mail.body_text).group(1)  # type: ignore[union-attr]
+    page = client.get(link + "?lang=en")
+    assert page.status_code == 200 and "Your organisation paused this activity" in page.text
+    assert "Yes, it is still correct" not in page.text
+    client.post(link, data={"csrf_token": csrf_token(client, "/login")})  # a forged POST
+    db.refresh(a)
+    assert a.status == "paused"
 
 
 def test_family_reports_a_session_that_did_not_happen(

@@ -11,17 +11,40 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import dump_cookie
+from werkzeug.routing import IntegerConverter, Map
 
 from ..accompaniment import Links, RequestSettings
 from ..db import Database
 from ..editing import EditSettings
-from ..freshness import FreshnessSettings
+from ..freshness import FreshnessSettings, confirm_stamp
 from ..geo import GeocoderSettings
 from ..models import AccompanimentRequest, Activity, RequestOffer
 from ..search import SearchSettings
 from .i18n import locale_code as locale_code  # the page's language; kept in i18n.py
 
 LANG_COOKIE = "lang"
+
+
+# Every id is a database INTEGER (PostgreSQL's is 32 bits): a larger number in an address is
+# "not found", never a database error.
+MAX_ID = 2**31 - 1
+
+
+class IdConverter(IntegerConverter):
+    """`<int:…>` in every route: a positive number that fits the database."""
+
+    def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def parse_id(value: str | None) -> int | None:
+    """An id from a form or query value, or None when it is not one."""
+    if value is None or not value.strip().isascii() or not value.strip().isdigit():
+        return None
+    number = int(value.strip())
+    return number if 1 <= number <= MAX_ID else None
 
 
 def db() -> Session:
@@ -137,8 +160,8 @@ def confirm_serializer() -> URLSafeTimedSerializer:
 
 
 def confirm_link(activity: Activity) -> str:
-    """The "still correct?" link of a mail: signed, no account needed."""
-    token = confirm_serializer().dumps(activity.id)
+    """The "still correct?" link of a mail: signed, no account needed, used once."""
+    token = confirm_serializer().dumps([activity.id, confirm_stamp(activity)])
     return public_url("editor.confirm", token=token)
 
 

@@ -310,17 +310,24 @@ def status(activity_id: int) -> BaseResponse:
 @bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str) -> str | BaseResponse | tuple[str, int]:
     """The one-click "still correct" from the mail: a page with one button (mail scanners that
-    open links must not confirm anything), no account needed."""
+    open links must not confirm anything), no account needed. The link works once, and never
+    puts back online a listing its organiser paused on purpose."""
     cfg = current_app.config
     try:
-        activity_id = confirm_serializer().loads(
-            token, max_age=(cfg["PAUSE_DAYS"] + 60) * 24 * 3600
-        )
+        payload = confirm_serializer().loads(token, max_age=(cfg["PAUSE_DAYS"] + 60) * 24 * 3600)
     except BadSignature:
-        return render_template("auth/link_invalid.html"), 404
-    activity = db().get(Activity, activity_id)
-    if activity is None or activity.status in ("archived", "draft"):
-        return render_template("auth/link_invalid.html"), 404
+        payload = None
+    activity = None
+    if isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int):
+        activity = db().get(Activity, payload[0])
+    if (
+        activity is None
+        or activity.status in ("archived", "draft")
+        or payload[1] != freshness.confirm_stamp(activity)
+    ):
+        return render_template("manage/confirm_spent.html"), 404
+    if activity.status == "paused" and not freshness.paused_for_age(db(), activity):
+        return render_template("manage/confirm.html", activity=activity, paused_on_purpose=True)
     if request.method == "POST":  # CSRF checked by CSRFProtect like every form
         freshness.confirm(db(), activity, now_utc(), cfg["OCCURRENCE_WEEKS"], g.get("user"))
         db().commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from babel.dates import get_day_names
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
@@ -32,6 +34,21 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 def _strip(value: str | None) -> str | None:
     """Phones often add a space after an address picked from autocomplete."""
     return value.strip() if isinstance(value, str) else value
+
+
+class NumberField(DecimalField):  # type: ignore[misc]
+    """A decimal number as people type it (2.50 or 2,50); never NaN or infinity, which Decimal
+    reads from "NaN", "sNaN" or "Infinity" and which no comparison or database can hold."""
+
+    data: Decimal | None
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        if valuelist and valuelist[0].strip():
+            valuelist = [valuelist[0].strip().replace(",", ".", 1)]
+        super().process_formdata(valuelist)
+        if self.data is not None and not self.data.is_finite():
+            self.data = None
+            raise ValueError(_l("Type a number, for example 2.50."))
 
 
 def _email_field(label: str) -> EmailField:
@@ -146,8 +163,8 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
             Regexp(r"^\d{4}$", message=_l("A Belgian postcode has 4 digits.")),
         ],
     )
-    lat = DecimalField(_l("Latitude (optional)"), places=None, validators=[Optional()])
-    lon = DecimalField(_l("Longitude (optional)"), places=None, validators=[Optional()])
+    lat = NumberField(_l("Latitude (optional)"), places=None, validators=[Optional()])
+    lon = NumberField(_l("Longitude (optional)"), places=None, validators=[Optional()])
     repeat = RadioField(_l("How often?"))
     weekdays = MultiCheckboxField(_l("On which days?"))
     week_of_month = SelectField(_l("Which week of the month?"), coerce=int)
@@ -163,7 +180,7 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
     exceptions = TextAreaField(_l("Not on these dates (optional)"))
     skip_school_holidays = BooleanField(_l("Not during school holidays"))
     cost_type = RadioField(_l("What does it cost?"))
-    cost_amount = DecimalField(_l("Price in euro"), places=2, validators=[Optional()])
+    cost_amount = NumberField(_l("Price in euro"), places=2, validators=[Optional()])
     cost_note = StringField(
         _l("Anything else people might pay for?"),
         filters=[_strip],

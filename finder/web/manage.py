@@ -127,10 +127,7 @@ def users() -> str | BaseResponse | tuple[str, int]:
             db().commit()
             flash(_("We sent an invitation to %(email)s.", email=invited.email))
             return redirect(url_for("manage.users"))
-    query = select(User).order_by(User.display_name)
-    if user.role != "admin":
-        query = query.where(User.organisation_id == user.organisation_id)
-    people = list(db().scalars(query))
+    people = accounts.visible_people(db(), user)
     status = 400 if form.is_submitted() else 200
     return render_template("manage/users.html", form=form, error=error, people=people), status
 

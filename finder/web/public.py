@@ -32,6 +32,7 @@ from ..mapview import MapData, MapPoint, build_map
 from ..models import Activity, Occurrence
 from ..schedule import to_local
 from ..search import Pin, SearchResult, map_pins, search
+from ..text import slugify
 from .api import error_response
 from .caching import cached_page
 from .common import db, locale_code, now_utc, search_settings
@@ -149,8 +150,12 @@ def _published(activity_id: int) -> Activity:
 @bp.get("/activities/<int:activity_id>")
 @bp.get("/activities/<int:activity_id>-<slug>")
 @cached_page
-def detail(activity_id: int, slug: str | None = None) -> str:
+def detail(activity_id: int, slug: str | None = None) -> str | BaseResponse:
     activity = _published(activity_id)
+    if slug is not None and slug != slugify(activity.title):
+        # One address per page: an old title's link, or any text after the id, moves to the
+        # activity's own (search engines and shared links end up in one place).
+        return redirect(activity_url(activity), 301)
     sessions = upcoming_sessions(
         db(), activity, now_utc(), DETAIL_SESSIONS, current_app.config["OCCURRENCE_WEEKS"]
     )

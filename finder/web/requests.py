@@ -42,6 +42,7 @@ from .common import (
     locale_code,
     now_utc,
     offer_serializer,
+    parse_id,
     public_url,
     request_settings,
 )
@@ -241,9 +242,8 @@ def confirm(request_id: int) -> Any:
 @roles_required("coordinator")
 def offer(request_id: int) -> Any:
     found = _involved(request_id, "coordinator")
-    try:
-        buddy_id = int(request.form.get("buddy_id", ""))
-    except ValueError:
+    buddy_id = parse_id(request.form.get("buddy_id"))
+    if buddy_id is None:
         abort(400)
     buddy = db().get(User, buddy_id)
     if buddy is None:
@@ -372,9 +372,8 @@ def _slip(found: AccompanimentRequest, raw: str) -> str:
 @bp.route("/referrals/new", methods=["GET", "POST"])
 @roles_required("professional")
 def new_referral() -> Any:
-    try:
-        activity_id = int(request.values.get("activity_id", ""))
-    except ValueError:
+    activity_id = parse_id(request.values.get("activity_id"))
+    if activity_id is None:
         return render_template("manage/referral_pick.html"), 200
     activity = _published(activity_id)
     form = ReferralForm()
