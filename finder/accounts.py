@@ -171,8 +171,8 @@ def invite(
     email = normalise_email(invitation.email)
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise AccountError("email_taken")
-    if invitation.role == "organiser" and invitation.organisation_id is None:
-        raise AccountError("organisation_needed")
+    # An organiser invited without an organisation registers theirs at first sign-in (how a new
+    # instance gets its first organisations); an organiser invites only into their own.
     if (
         invitation.organisation_id is not None
         and session.get(Organisation, invitation.organisation_id) is None

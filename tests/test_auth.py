@@ -289,6 +289,54 @@ def test_organiser_invites_only_into_their_own_organisation(
     )
 
 
+def test_a_new_instance_gets_its_first_organisation_from_an_invited_organiser(
+    client: FlaskClient, auth: AuthActions, staff: dict[str, Any], db: Session, app: Flask
+) -> None:
+    """The admin invites an organiser with no organisation yet; they register theirs."""
+    from finder.models import Organisation
+
+    auth.login("admin@example.be")
+    token = csrf_token(client, "/manage/users")
+    page = client.post(
+        "/manage/users",
+        data={
+            "csrf_token": token,
+            "email": "nieuw@buurtwerk.be",
+            "display_name": "Nieuw",
+            "role": "organiser",
+            "organisation_id": 0,
+            "locale": "nl",
+        },
+    )
+    assert page.status_code == 302
+    invited = db.scalars(select(User).where(User.email == "nieuw@buurtwerk.be")).one()
+    assert invited.role == "organiser" and invited.organisation_id is None
+    organiser = app.test_client()
+    link = _link(db, "nieuw@buurtwerk.be")
+    organiser.post(
+        link,
+        data={"password": PASSWORD, "confirm": PASSWORD, "csrf_token": csrf_token(organiser, link)},
+    )
+    home = organiser.get("/manage/?lang=en").get_data(as_text=True)
+    assert "First register your organisation" in home
+    form = "/manage/organisation"
+    saved = organiser.post(
+        form,
+        data={
+            "csrf_token": csrf_token(organiser, form),
+            "name": "Buurtwerk Nieuw",
+            "kind": "community_centre",
+            "street": "Dorpsstraat 1",
+            "postcode": "9000",
+            "contact_email": "info@buurtwerk.be",
+        },
+    )
+    assert saved.status_code == 302, saved.text
+    db.refresh(invited)
+    assert invited.organisation is not None
+    assert db.scalar(select(Organisation.verified).where(Organisation.name == "Buurtwerk Nieuw")) is False
+
+
 @pytest.mark.parametrize(
     ("role", "status"),
     [

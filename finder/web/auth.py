@@ -27,6 +27,7 @@ from . import limits
 from .common import db, now_utc, public_url
 from .forms import LoginForm, ResetRequestForm, SetPasswordForm
 from .i18n import gettext as _
+from .i18n import ngettext
 from .limits import limiter, refused
 
 bp = Blueprint("auth", __name__)
@@ -121,10 +122,12 @@ def login() -> str | BaseResponse | tuple[str, int, dict[str, str]]:
             error = _("This e-mail address and password do not match an account.")
         if wait:
             status, headers = 429, {"Retry-After": str(wait)}
-            error = _(
-                "Too many wrong passwords for this account. Wait %(seconds)d seconds, "
+            error = ngettext(
+                "Too many wrong passwords for this account. Wait %(num)d second, "
                 "then try again. Forgot your password? Ask for a new one below.",
-                seconds=wait,
+                "Too many wrong passwords for this account. Wait %(num)d seconds, "
+                "then try again. Forgot your password? Ask for a new one below.",
+                wait,
             )
     return render_template("auth/login.html", form=form, error=error), status, headers
 
