@@ -215,7 +215,9 @@ def test_staff_messages_and_strange_sessions_never_touch_the_cache(cached_app: F
     # A session cookie that is not ours: Flask decides what it means.
     stranger = cached_app.test_client()
     stranger.set_cookie("session", "forged.value.here")
-    assert "X-Cache" not in stranger.get("/activities?where=9000").headers
+    page = stranger.get("/activities?where=9000")
+    assert "X-Cache" not in page.headers and "X-Meegaan-Cacheable" not in page.headers
+    assert page.headers["ETag"]  # answered as without a cache
 
 
 def test_the_language_is_chosen_as_the_page_would_and_remembered(cached_app: Flask) -> None:
@@ -286,3 +288,56 @@ def test_the_memory_cache_is_bounded_in_bytes_and_forgets_the_least_used() -> No
     assert cache.size == 25
     cache.set("d", b"x" * 5, -1)  # already expired
     assert cache.get("d") is None and cache.size == 25
+
+
+def test_a_repeated_parameter_gets_the_page_of_the_value_flask_reads(cached_app: Flask) -> None:
+    """Flask reads the first `where`: each address gets its own first place's results, never
+    the page kept for the same values in another order."""
+    with cached_app.extensions["meegaan_db"].session() as s:
+        f.activity(s, title="Taalcafé Brussel", postcode="1000")
+        s.commit()
+    cached_app.config["MIN_RESULTS"] = 1  # one place's results, not widened to the other
+    client = cached_app.test_client()
+    for _ in range(2):
+        brussels = client.get("/activities?where=1000&where=9000").get_data(as_text=True)
+        ghent = client.get("/activities?where=9000&where=1000").get_data(as_text=True)
+        assert "Taalcafé Brussel" in brussels and "Soepmoment" not in brussels
+        assert "Soepmoment" in ghent and "Taalcafé Brussel" not in ghent
+        api = client.get("/api/v1/activities?where=9000&where=1000").get_json()
+        assert api["query"]["place"]["postcode"] == "9000"
+    # Every tag counts (getlist), in its order: the API answers them as asked.
+    for tags in (["free_drinks", "walk_in"], ["walk_in", "free_drinks"]):
+        url = "/api/v1/activities?where=9000&" + "&".join(f"tag={t}" for t in tags)
+        for _ in range(2):
+            assert client.get(url).get_json()["query"]["tags"] == tags
+
+
+def test_addresses_with_parameters_no_page_reads_are_answered_but_never_kept(
+    cached_app: Flask,
+) -> None:
+    """Random parameters must not fill the cache; such a page is answered as without one."""
+    client = cached_app.test_client()
+    for n in range(20):
+        page = client.get(f"/activities?where=9000&junk={n}")
+        assert page.status_code == 200 and "Soepmoment" in page.get_data(as_text=True)
+        assert "X-Cache" not in page.headers and "X-Meegaan-Cacheable" not in page.headers
+        assert page.headers["ETag"] and page.headers["Cache-Control"] == "no-cache"
+    assert "X-Cache" not in client.get("/activities/1?utm_source=x").headers
+    assert "X-Cache" not in client.get("/?where=9000").headers  # the home page reads no where
+    assert "X-Cache" not in client.get("/activities?where=9000&lang=en&lang=fr").headers
+    backend = cached_app.extensions["meegaan_page_cache"]
+    if isinstance(backend, MemoryCache):
+        assert backend.size == 0
+    else:
+        assert not _page_keys(redis_client(REDIS))
+    assert client.get("/activities?where=9000").headers["X-Cache"] == "miss"
+
+
+def redis_client(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def _page_keys(store: Any) -> list[bytes]:
+    return [k for k in store.scan_iter("meegaan:page:*") if b"=" not in k]
