@@ -32,7 +32,12 @@ def init_app(app: Flask) -> None:
     kind = app.config["PAGE_CACHE"]
     backend: PageCache | None = None
     if kind == "redis" or (kind == "auto" and app.config["REDIS_URL"]):
-        backend = RedisCache(app.config["REDIS_URL"])
+        backend = RedisCache(
+            app.config["REDIS_URL"],
+            max_bytes=int(app.config["PAGE_CACHE_REDIS_MB"] * 1024 * 1024),
+            fallback=MemoryCache(app.config["PAGE_CACHE_MB"] * 1024 * 1024),
+            retry_seconds=app.config["PAGE_CACHE_REDIS_RETRY_SECONDS"],
+        )
     elif kind in ("memory", "auto"):
         backend = MemoryCache(app.config["PAGE_CACHE_MB"] * 1024 * 1024)
     if backend is not None:
