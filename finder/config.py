@@ -98,12 +98,20 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": 8 * 3600,
         # Rate limits (Flask-Limiter syntax); memory by default, Redis with REDIS_URL.
         "RATELIMIT_STORAGE_URI": env("REDIS_URL", "memory://"),
+        # While Redis does not answer, each process counts in memory (and Flask-Limiter logs it
+        # and tries Redis again now and then); short timeouts so no form post waits long for it.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
         "REDIS_URL": env("REDIS_URL", ""),
         # Rendered family pages: "auto" (Redis with REDIS_URL, else in process), "memory",
         # "redis" or "off"; a listing change invalidates them at once on every machine.
         "PAGE_CACHE": env("PAGE_CACHE", "auto"),
         "PAGE_CACHE_SECONDS": int(env("PAGE_CACHE_SECONDS", "60")),
         "PAGE_CACHE_MB": int(env("PAGE_CACHE_MB", "64")),
+        # The pages kept in Redis, all machines together (the oldest make room); while Redis
+        # does not answer, pages are kept in process and Redis is tried again this often.
+        "PAGE_CACHE_REDIS_MB": float(env("PAGE_CACHE_REDIS_MB", "128")),
+        "PAGE_CACHE_REDIS_RETRY_SECONDS": float(env("PAGE_CACHE_REDIS_RETRY_SECONDS", "5")),
         "LOGIN_LIMIT_PER_ADDRESS": env("LOGIN_LIMIT_PER_ADDRESS", "20 per 10 minutes"),
         # Wrong passwords for one account from one address before each next try waits, growing
         # from 5 seconds to 15 minutes (web/limits.py); never a lock.

@@ -6,6 +6,13 @@ cache; a browser's copy is revived with a 304."""
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -215,7 +222,9 @@ def test_staff_messages_and_strange_sessions_never_touch_the_cache(cached_app: F
     # A session cookie that is not ours: Flask decides what it means.
     stranger = cached_app.test_client()
     stranger.set_cookie("session", "forged.value.here")
-    assert "X-Cache" not in stranger.get("/activities?where=9000").headers
+    page = stranger.get("/activities?where=9000")
+    assert "X-Cache" not in page.headers and "X-Meegaan-Cacheable" not in page.headers
+    assert page.headers["ETag"]  # answered as without a cache
 
 
 def test_the_language_is_chosen_as_the_page_would_and_remembered(cached_app: Flask) -> None:
@@ -286,3 +295,236 @@ def test_the_memory_cache_is_bounded_in_bytes_and_forgets_the_least_used() -> No
     assert cache.size == 25
     cache.set("d", b"x" * 5, -1)  # already expired
     assert cache.get("d") is None and cache.size == 25
+
+
+def test_a_repeated_parameter_gets_the_page_of_the_value_flask_reads(cached_app: Flask) -> None:
+    """Flask reads the first `where`: each address gets its own first place's results, never
+    the page kept for the same values in another order."""
+    with cached_app.extensions["meegaan_db"].session() as s:
+        f.activity(s, title="Taalcafé Brussel", postcode="1000")
+        s.commit()
+    cached_app.config["MIN_RESULTS"] = 1  # one place's results, not widened to the other
+    client = cached_app.test_client()
+    for _ in range(2):
+        brussels = client.get("/activities?where=1000&where=9000").get_data(as_text=True)
+        ghent = client.get("/activities?where=9000&where=1000").get_data(as_text=True)
+        assert "Taalcafé Brussel" in brussels and "Soepmoment" not in brussels
+        assert "Soepmoment" in ghent and "Taalcafé Brussel" not in ghent
+        api = client.get("/api/v1/activities?where=9000&where=1000").get_json()
+        assert api["query"]["place"]["postcode"] == "9000"
+    # Every tag counts (getlist), in its order: the API answers them as asked.
+    for tags in (["free_drinks", "walk_in"], ["walk_in", "free_drinks"]):
+        url = "/api/v1/activities?where=9000&" + "&".join(f"tag={t}" for t in tags)
+        for _ in range(2):
+            assert client.get(url).get_json()["query"]["tags"] == tags
+
+
+def test_addresses_with_parameters_no_page_reads_are_answered_but_never_kept(
+    cached_app: Flask,
+) -> None:
+    """Random parameters must not fill the cache; such a page is answered as without one."""
+    client = cached_app.test_client()
+    for n in range(20):
+        page = client.get(f"/activities?where=9000&junk={n}")
+        assert page.status_code == 200 and "Soepmoment" in page.get_data(as_text=True)
+        assert "X-Cache" not in page.headers and "X-Meegaan-Cacheable" not in page.headers
+        assert page.headers["ETag"] and page.headers["Cache-Control"] == "no-cache"
+    assert "X-Cache" not in client.get("/activities/1?utm_source=x").headers
+    assert "X-Cache" not in client.get("/?where=9000").headers  # the home page reads no where
+    assert "X-Cache" not in client.get("/activities?where=9000&lang=en&lang=fr").headers
+    backend = cached_app.extensions["meegaan_page_cache"]
+    if isinstance(backend, MemoryCache):
+        assert backend.size == 0
+    else:
+        assert not _page_keys(redis_client(REDIS))
+    assert client.get("/activities?where=9000").headers["X-Cache"] == "miss"
+
+
+def redis_client(url: str) -> Any:
+    import redis
+
+    return redis.Redis.from_url(url)
+
+
+def _page_keys(store: Any) -> list[bytes]:
+    return [k for k in store.scan_iter("meegaan:page:*") if b"=" not in k]
+
+
+def test_the_pages_kept_in_redis_stay_within_their_budget(tmp_path: Path) -> None:
+    """Many unique addresses: the oldest pages make room, the newest are kept, and what Redis
+    holds for them stays under PAGE_CACHE_REDIS_MB. A database of its own (11), emptied of
+    the pages after."""
+    url = f"sqlite:///{tmp_path / 'budget.sqlite'}"
+    upgrade(url)
+    own = "redis://127.0.0.1:6379/11"
+    budget = 0.2  # MB: about 30 results pages
+    app = _app(url, "redis", REDIS_URL=own, PAGE_CACHE_REDIS_MB=budget)
+    with app.extensions["meegaan_db"].session() as s:
+        f.activity(s, title="Soepmoment")
+        s.commit()
+    store = redis_client(own)
+    for key in store.scan_iter("meegaan:page:*"):
+        store.delete(key)
+    try:
+        client = app.test_client()
+        addresses = [f"/activities?where=9000&q=soep{n}" for n in range(100)]
+        for address in addresses:
+            assert client.get(address).headers["X-Cache"] == "miss"
+        kept = _page_keys(store)
+        held = sum(store.memory_usage(k) or 0 for k in store.scan_iter("meegaan:page:*"))
+        assert 10 < len(kept) < 50, len(kept)
+        assert held <= budget * 1024 * 1024, held
+        assert client.get(addresses[-1]).headers["X-Cache"] == "hit"
+        assert client.get(addresses[0]).headers["X-Cache"] == "miss"
+    finally:
+        for key in store.scan_iter("meegaan:page:*"):
+            store.delete(key)
+
+
+def test_a_page_larger_than_the_whole_budget_is_not_kept() -> None:
+    from finder.pagecache import RedisCache
+
+    prefix = f"meegaan:test:{uuid.uuid4().hex}:"
+    cache = RedisCache("redis://127.0.0.1:6379/11", 10_000, MemoryCache(), 5, prefix=prefix)
+    try:
+        cache.set("small", b"x" * 4_000, 60)
+        cache.set("large", b"x" * 10_000, 60)
+        cache.set("other", b"x" * 4_000, 60)
+        assert cache.get("large") is None and cache.get("small") and cache.get("other")
+        cache.set("third", b"x" * 4_000, 60)  # 3 x (4,000 + overhead) > 10,000
+        assert cache.get("small") is None and cache.get("other") and cache.get("third")
+    finally:
+        store = redis_client("redis://127.0.0.1:6379/11")
+        for key in store.scan_iter(prefix + "*"):
+            store.delete(key)
+
+
+def _times(text: str, answer: dict[str, Any]) -> int:
+    return sum(text in message for message in answer["logged"])
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free port, to stop and start again."""
+
+    def __init__(self, folder: Path) -> None:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.folder = folder
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = ["/usr/bin/redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.folder)]
+        self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+        store = redis_client(self.url)
+        for _ in range(100):
+            try:
+                store.ping()
+                return
+            except Exception:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture()
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_pages_and_forms_answer_while_redis_is_away_and_redis_is_used_again_after(
+    tmp_path: Path, own_redis: OwnRedis
+) -> None:
+    """Redis stops and starts again under a running app (in a process of its own: see
+    tests/family_visit.py): every page and form answers throughout, pages are kept in the
+    process meanwhile, rate limits still hold (in memory), each change is logged once, and
+    afterwards the pages and the limits are in Redis again."""
+    url = f"sqlite:///{tmp_path / 'away.sqlite'}"
+    upgrade(url)
+    with _app(url, "off").extensions["meegaan_db"].session() as s:
+        f.activity(s, title="Soepmoment")
+        s.commit()
+    config = {
+        "TESTING": True,
+        "DATABASE_URL": url,
+        "NOW": NOW.isoformat(),
+        "SECRET_KEY": "redis-goes-away",
+        "PAGE_CACHE": "redis",
+        "REDIS_URL": own_redis.url,
+        "RATELIMIT_STORAGE_URI": own_redis.url,
+        "PAGE_CACHE_REDIS_RETRY_SECONDS": 0.5,
+        "LOGIN_LIMIT_PER_ACCOUNT": "3 per hour",
+        "LOGIN_LIMIT_PER_ADDRESS": "1000 per hour",
+        "COME_ALONG_LIMIT": "1000 per hour",
+        "MAP_TILE_URL": "/static/img/tile.png",
+    }
+    store = redis_client(own_redis.url)
+    with (tmp_path / "family.log").open("wb") as log:
+        family = subprocess.Popen(
+            [sys.executable, "-m", "tests.family_visit", json.dumps(config)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            cwd=Path(__file__).parent.parent,
+            env={**os.environ, "INSTANCE_PATH": str(tmp_path)},
+            text=True,
+        )
+
+    def ask(line: str) -> dict[str, Any]:
+        assert family.stdin and family.stdout
+        family.stdin.write(line + "\n")
+        family.stdin.flush()
+        answer = family.stdout.readline()
+        assert answer, (tmp_path / "family.log").read_text()[-3000:]
+        return json.loads(answer)  # type: ignore[no-any-return]
+
+    def answered(visit: dict[str, Any], second: str) -> None:
+        for address, (first_status, again_status, state) in visit["pages"].items():
+            assert (first_status, again_status, state) == (200, 200, second), address
+        assert visit["come_along"] == 302
+        assert set(visit["sign_ins"]) <= {400, 429}
+
+    def limited(visit: dict[str, Any]) -> None:
+        assert visit["sign_ins"] == [400, 400, 400, 429]  # the limit holds
+
+    try:
+        before = ask("visit before")
+        answered(before, "hit")
+        limited(before)
+        assert _times("Redis", before) == _times("storage", before) == 0
+        assert _page_keys(store) and list(store.scan_iter("LIMITS*"))
+        own_redis.stop()
+        away = ask("visit away")
+        answered(away, "hit")  # kept in the process meanwhile
+        limited(away)  # counted in memory
+        # Logged once for the many requests of the outage, by the page cache and the limiter.
+        assert _times("Redis does not answer", away) == 1, away["logged"]
+        assert _times("falling back to in-memory", away) == 1, away["logged"]
+        own_redis.start()  # empty: no pages, no counts
+        time.sleep(0.6)  # the page cache leaves Redis alone for 0.5 s after a failure
+        after = ask("visit after")
+        answered(after, "hit")  # counts may move back to Redis halfway: not limited() here
+        assert _times("Redis answers again", after) == 1, after["logged"]
+        assert _times("Redis does not answer", after) == 0
+        assert _page_keys(store)  # kept in Redis again
+        # Flask-Limiter tries its storage again after 1, 2, 4… s: sign-ins count in Redis again.
+        for n in range(40):
+            if list(store.scan_iter("LIMITS*")):
+                break
+            assert ask(f"sign_in retry{n}@example.be")["sign_in"] == 400
+            time.sleep(1)
+        limited(ask("visit again"))
+        assert list(store.scan_iter("LIMITS*again@example.be*"))
+    finally:
+        family.kill()
+        family.wait()

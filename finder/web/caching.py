@@ -13,7 +13,7 @@ from flask import Flask, Response, g, request, session
 
 from ..pagecache import MemoryCache, PageCache, RedisCache, listings_version
 from .common import db
-from .frontcache import MARK, FrontCache
+from .frontcache import KEEPING, MARK, FrontCache
 
 F = TypeVar("F", bound=Callable[..., Any])
 # Public pages answered with ETag/Last-Modified and 304 when nothing changed.
@@ -32,7 +32,12 @@ def init_app(app: Flask) -> None:
     kind = app.config["PAGE_CACHE"]
     backend: PageCache | None = None
     if kind == "redis" or (kind == "auto" and app.config["REDIS_URL"]):
-        backend = RedisCache(app.config["REDIS_URL"])
+        backend = RedisCache(
+            app.config["REDIS_URL"],
+            max_bytes=int(app.config["PAGE_CACHE_REDIS_MB"] * 1024 * 1024),
+            fallback=MemoryCache(app.config["PAGE_CACHE_MB"] * 1024 * 1024),
+            retry_seconds=app.config["PAGE_CACHE_REDIS_RETRY_SECONDS"],
+        )
     elif kind in ("memory", "auto"):
         backend = MemoryCache(app.config["PAGE_CACHE_MB"] * 1024 * 1024)
     if backend is not None:
@@ -43,7 +48,7 @@ def init_app(app: Flask) -> None:
 
 def cached_page(view: F) -> F:
     """This page is the same for every visitor without an account or a message waiting, so
-    the front cache may keep it (under a key with every parameter, the language, the
+    the front cache may keep it (under a key with the parameters it reads, the language, the
     listings version and the date; see frontcache.py). It must not carry a form token."""
 
     @wraps(view)
@@ -55,7 +60,14 @@ def cached_page(view: F) -> F:
 
 
 def _mark(response: Response) -> Response:
-    if g.get("page_cacheable") and g.get("user") is None and "_flashes" not in session:
+    """Tell the front cache it may keep this page; only when it asked (a page it lets through,
+    as for a strange session or address, is answered as without a cache)."""
+    if (
+        request.environ.get(KEEPING)
+        and g.get("page_cacheable")
+        and g.get("user") is None
+        and "_flashes" not in session
+    ):
         response.headers[MARK] = "1"
     return response
 

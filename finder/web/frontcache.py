@@ -1,12 +1,12 @@
 """The front cache (DESIGN §8, issue #8): families' pages answered before Flask is involved.
 
 A hit has to cost about as much as a "hello world": the page is kept compressed (gzip and
-brotli) with its ETag, under a key that holds the host, the path, every query parameter, the
-language chosen exactly as the page would choose it (`choose_locale`), the listings version
-(one small query per request, so an edit anywhere shows on the very next request, on every
-machine), the local date and the build of the code. Only visitors without an account, a
-message waiting or anything else in their session are answered here; every other request goes
-to Flask untouched.
+brotli) with its ETag, under a key that holds the host, the path, the parameters the page
+reads (an address with others is not kept), the language chosen exactly as the page would
+choose it (`choose_locale`), the listings version (one small query per request, so an edit
+anywhere shows on the very next request, on every machine), the local date and the build of
+the code. Only visitors without an account, a message waiting or anything else in their
+session are answered here; every other request goes to Flask untouched.
 
 A miss is rendered by Flask; it is kept only when the page said it may be (`cached_page`:
 public page, no staff, no message) and it sets no cookie but the language one.
@@ -46,6 +46,35 @@ from .common import LANG_COOKIE, choose_locale, lang_cookie
 PAGES = re.compile(r"/(?:activities(?:/\d+(?:-[^/.]*)?|/map)?|api/v1/activities(?:/\d+)?)?\Z")
 # Set by Flask on a response that may be kept (see caching.cached_page); never sent out.
 MARK = "X-Meegaan-Cacheable"
+# In the environ of a request the front cache would keep: only then does Flask set MARK.
+KEEPING = "meegaan.keeping"
+# What each page reads from its address (DESIGN §7, web/params.py): the search pages their
+# parameters, the others only the language. A page is kept under these alone, as the handler
+# reads them; an address with another parameter, or with a one-valued parameter twice, is
+# answered as without a cache: junk parameters cannot fill the cache, and `?where=1000&where=9000`
+# (Flask reads 1000) never shares a page with `?where=9000&where=1000`.
+SEARCH_PATHS = frozenset({"/activities", "/activities/map", "/api/v1/activities"})
+SEARCH_PARAMS = frozenset(
+    {
+        "where",
+        "lat",
+        "lon",
+        "radius_km",
+        "when",
+        "category",
+        "tag",
+        "lang_spoken",
+        "q",
+        "order",
+        "page",
+        "per_page",
+        "lang",
+    }
+)
+PAGE_PARAMS = frozenset({"lang"})
+# Read with getlist: every value counts, in its order (the API echoes `tags` as given; the
+# search form always sends them in one order, so this costs no hits).
+LIST_PARAMS = frozenset({"tag"})
 VARY = "Accept-Encoding, Accept-Language, Cookie"
 # Keys an anonymous visitor's session may hold: a form token (after a form page), nothing else.
 ANONYMOUS_SESSION = {"csrf_token"}
@@ -101,6 +130,29 @@ def build_id(root: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def page_arguments(
+    path: str, args: list[tuple[str, str]]
+) -> tuple[tuple[str, str | tuple[str, ...]], ...] | None:
+    """The parameters the page at `path` reads, by name, or None when the address holds
+    anything else or a one-valued parameter more than once."""
+    known = SEARCH_PARAMS if path in SEARCH_PATHS else PAGE_PARAMS
+    found: dict[str, list[str]] = {}
+    for name, value in args:
+        if name not in known:
+            return None
+        found.setdefault(name, []).append(value)
+    arguments: list[tuple[str, str | tuple[str, ...]]] = []
+    for name in sorted(found):
+        values = found[name]
+        if name in LIST_PARAMS:
+            arguments.append((name, tuple(values)))
+        elif len(values) > 1:
+            return None
+        else:
+            arguments.append((name, values[0]))
+    return tuple(arguments)
+
+
 def _encoding(accepted: str) -> str:
     """brotli, else gzip, else none, as the browser's Accept-Encoding allows."""
     allowed = set()
@@ -132,6 +184,9 @@ class FrontCache:
         if not self._anonymous(cookies.get(self.app.config["SESSION_COOKIE_NAME"])):
             return self.inner(environ, start_response)
         args = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        arguments = page_arguments(environ.get("PATH_INFO", ""), args)
+        if arguments is None:
+            return self.inner(environ, start_response)
         asked = next((value for name, value in args if name == "lang"), "")
         accept = parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE"), LanguageAccept)
         locale = choose_locale(asked, None, cookies.get(LANG_COOKIE, ""), accept, self.languages)
@@ -146,7 +201,7 @@ class FrontCache:
                 environ.get("wsgi.url_scheme"),
                 environ.get("HTTP_HOST", ""),
                 environ.get("PATH_INFO"),
-                sorted(args),
+                arguments,
                 locale or self.app.config["DEFAULT_LOCALE"],
                 version,
                 to_local(now).date().isoformat(),  # "today" becomes "tomorrow" at midnight
@@ -183,6 +238,7 @@ class FrontCache:
         """Let Flask render the page; keep it when it may be kept, then answer like a hit."""
         inner_environ = dict(environ)
         inner_environ["REQUEST_METHOD"] = "GET"  # a HEAD must not keep an empty page
+        inner_environ[KEEPING] = True
         for name in ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE"):
             inner_environ.pop(name, None)  # the page itself, not a 304
         captured: dict[str, Any] = {}
