@@ -7,16 +7,20 @@ import hashlib
 import logging
 import math
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits.storage import MemoryStorage, Storage
 
 # No X-RateLimit-* headers on every form's answer (Flask-Limiter would also put the window's
 # reset in a Retry-After of answers that were not limited): a refusal says when to come back
 # itself (retry_after and errors.py).
 limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=False)
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @limiter.request_filter
@@ -56,41 +60,64 @@ def _keys(email: str) -> tuple[str, str]:
     return f"meegaan/login-failures/{who}", f"meegaan/login-wait/{who}"
 
 
+# While the limits' store (Redis) does not answer, wrong passwords are counted in this
+# process's memory, as Flask-Limiter does for its own limits; Redis is tried again after a pause.
+_memory = MemoryStorage()
+_STORE_RETRY_SECONDS = 2.0
+_store_down_until = 0.0
+
+
+def _with_store(work: Callable[[Storage], T]) -> T:
+    global _store_down_until
+    if time.monotonic() >= _store_down_until:
+        try:
+            result = work(limiter.storage)
+        except Exception:
+            if _store_down_until == 0.0:
+                log.warning("sign-in waits are counted in memory: the limits' store is away")
+            _store_down_until = time.monotonic() + _STORE_RETRY_SECONDS
+        else:
+            if _store_down_until:
+                log.warning("sign-in waits are counted in the limits' store again")
+                _store_down_until = 0.0
+            return result
+    return work(_memory)
+
+
 def login_wait(email: str) -> int:
     """Seconds this account must wait before its next try from this address (0: go ahead)."""
     _, wait_key = _keys(email)
-    try:
-        storage = limiter.storage
+
+    def wait(storage: Storage) -> int:
         if storage.get(wait_key) <= 0:
             return 0
         return max(1, math.ceil(storage.get_expiry(wait_key) - time.time()))
-    except Exception:  # the limits' store (Redis) is down: sign-in must still work
-        log.warning("login wait not checked: the rate-limit store is unreachable", exc_info=True)
-        return 0
+
+    return _with_store(wait)
 
 
 def login_failed(email: str) -> int:
     """Count a wrong password; returns the seconds to wait before the next try."""
     failures_key, wait_key = _keys(email)
-    try:
-        storage = limiter.storage
+    free = current_app.config["LOGIN_FREE_FAILURES"]
+
+    def count(storage: Storage) -> int:
         failures = storage.incr(failures_key, FAILURES_FORGOTTEN_AFTER)
-        free = current_app.config["LOGIN_FREE_FAILURES"]
         if failures <= free:
             return 0
         wait = min(FIRST_WAIT_SECONDS * 2 ** min(failures - free - 1, 20), LONGEST_WAIT_SECONDS)
         storage.clear(wait_key)
         storage.incr(wait_key, wait)
         return int(wait)
-    except Exception:
-        log.warning("login failure not counted: the rate-limit store is unreachable", exc_info=True)
-        return 0
+
+    return _with_store(count)
 
 
 def login_succeeded(email: str) -> None:
     failures_key, wait_key = _keys(email)
-    try:
-        limiter.storage.clear(failures_key)
-        limiter.storage.clear(wait_key)
-    except Exception:
-        log.warning("login failures not cleared: the rate-limit store is unreachable")
+
+    def forget(storage: Storage) -> None:
+        storage.clear(failures_key)
+        storage.clear(wait_key)
+
+    _with_store(forget)
