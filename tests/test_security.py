@@ -190,7 +190,8 @@ import redis
 from finder import create_app
 from finder.db import upgrade
 app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,
-                  "DATABASE_URL": sys.argv[1], "LOGIN_FREE_FAILURES": 3})
+                  "DATABASE_URL": sys.argv[1], "LOGIN_FREE_FAILURES": 3,
+                  "LOGIN_LIMIT_PER_ADDRESS": "10000 per hour"})
 upgrade(sys.argv[1])
 client = app.test_client()
 email = f"{uuid.uuid4().hex}@example.be"
@@ -199,7 +200,7 @@ codes = [client.post("/login", data={"email": email, "password": "x" * 12}).stat
 last = client.post("/login", data={"email": email, "password": "x" * 12})
 store = redis.Redis.from_url(app.config["RATELIMIT_STORAGE_URI"])
 keys = [k.decode() for k in store.scan_iter("*meegaan/login-*")]
-for k in keys:
+for k in keys + [k.decode() for k in store.scan_iter("*auth.login*")]:
     store.delete(k)
 print(json.dumps({"codes": codes, "retry_after": last.headers.get("Retry-After"),
                   "keys": len(keys)}))
