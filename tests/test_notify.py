@@ -121,3 +121,114 @@ def test_two_workers_on_postgresql_send_every_mail_exactly_once(smtp: SmtpServer
     assert len(set(recipients)) == 120 and sum(sent) == 120
     assert all(sent), sent  # both workers did part of the work
     assert set(statuses) == {"sent"}
+
+
+def test_the_subject_never_carries_a_line_break() -> None:
+    """Whatever a title holds (a raw POST, an old row, an import), the subject stays one line."""
+    from finder.notify import render
+
+    for breaks in ("\r\n", "\n", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"):
+        subject, _text, _html = render(
+            "family_report", "nl", title=f"Koffie{breaks}Bcc: evil@example.be"
+        )
+        assert subject.splitlines() == [subject] and "\r" not in subject and "\n" not in subject
+        assert "Koffie Bcc: evil@example.be" in subject
+
+
+def test_a_mail_that_cannot_be_built_is_failed_and_never_holds_up_the_others(
+    db: Session, smtp: SmtpServer
+) -> None:
+    """A subject with a line break written into the outbox (before the input was cleaned, or
+    by hand), and a row the data key cannot open, are the oldest: every other mail still goes
+    out, and each bad one is marked failed with its reason."""
+    from sqlalchemy import text
+
+    poisoned = Outbox(
+        to_address="x@example.be",
+        locale="nl",
+        subject="Koffie\r\nBcc: evil@example.be",
+        body_text="x",
+        body_html="<p>x</p>",
+        status="pending",
+        attempts=0,
+        next_attempt_at=NOW,
+        created_at=NOW,
+    )
+    db.add(poisoned)
+    db.flush()
+    db.execute(
+        text(
+            "INSERT INTO outbox (to_address, locale, subject, body_text, body_html, status,"
+            " attempts, next_attempt_at, created_at)"
+            " VALUES ('y@example.be', 'nl', 'not encrypted', 'x', 'x', 'pending', 0, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    for i in range(100):
+        queue_mail(db, f"p{i}@example.be", "nl", "reset", NOW, **{**CONTEXT, "name": f"P{i}"})
+    db.flush()
+    sent = 0
+    while n := send_due(db, _settings(smtp.port), NOW):
+        sent += n
+    assert sent == 100
+    recipients = [m["To"] for m in smtp.messages()]
+    assert sorted(recipients) == sorted(f"p{i}@example.be" for i in range(100))
+    assert all("Bcc" not in m and m["Bcc"] is None for m in smtp.messages())
+    rows = db.execute(
+        text("SELECT status, last_error, attempts FROM outbox ORDER BY id LIMIT 2")
+    ).all()
+    assert [r.status for r in rows] == ["failed", "failed"]
+    assert (
+        "cannot build" in rows[0].last_error and "linefeed or carriage return" in rows[0].last_error
+    )
+    assert "cannot decrypt" in rows[1].last_error
+    assert (
+        db.scalars(select(Outbox.status).where(Outbox.id > poisoned.id + 1)).all() == ["sent"] * 100
+    )
+    assert send_due(db, _settings(smtp.port), NOW + timedelta(days=1)) == 0  # not tried again
+
+
+def test_the_outbox_holds_no_plaintext_and_a_delivered_mail_loses_its_bodies(
+    db: Session, smtp: SmtpServer
+) -> None:
+    from sqlalchemy import text
+
+    link = "http://localhost/reset/s3cr3t-t0ken"
+    queue_mail(db, "fatima@example.be", "nl", "reset", NOW, **{**CONTEXT, "link": link})
+    db.flush()
+    raw = " ".join(str(v) for v in db.execute(text("SELECT * FROM outbox")).one())
+    for plain in ("fatima@", "Fatima", "s3cr3t-t0ken", "wachtwoord"):
+        assert plain not in raw
+    assert send_due(db, _settings(smtp.port), NOW) == 1
+    (message,) = smtp.messages()
+    assert message["To"] == "fatima@example.be"
+    assert message["Subject"] == "Kies een nieuw wachtwoord voor Meegaan"
+    text_body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Hallo Fatima," in text_body and link in text_body
+    row = db.execute(text("SELECT status, body_text, body_html, to_address FROM outbox")).one()
+    assert row.status == "sent" and row.body_text is None and row.body_html is None
+    assert "fatima" not in row.to_address
+    db.expire_all()
+    mail = db.scalars(select(Outbox)).one()
+    assert mail.to_address == "fatima@example.be" and mail.body_text is None
+
+
+def test_failed_mails_are_retried_on_demand_and_delivered(db: Session, smtp: SmtpServer) -> None:
+    """After an outage longer than the backoff (about 17 hours), `retry_failed` puts them back:
+    due now, a fresh set of attempts, sent by the next round."""
+    from finder.notify import retry_failed
+
+    mail = queue_mail(db, "x@example.be", "nl", "reset", NOW, **CONTEXT)
+    db.flush()
+    moment = NOW
+    for wait in (*BACKOFF_MINUTES, 0):
+        send_due(db, _settings(1), moment)
+        moment += timedelta(minutes=wait)
+    assert mail.status == "failed" and mail.attempts == len(BACKOFF_MINUTES) + 1
+    assert send_due(db, _settings(smtp.port), moment + timedelta(days=30)) == 0  # never again
+    later = moment + timedelta(days=1)
+    assert retry_failed(db, later) == 1
+    assert (mail.status, mail.attempts, mail.next_attempt_at) == ("pending", 0, later)
+    assert send_due(db, _settings(smtp.port), later) == 1
+    assert [m["To"] for m in smtp.messages()] == ["x@example.be"] and mail.status == "sent"
+    assert retry_failed(db, later) == 0
