@@ -489,29 +489,37 @@ def test_purge_erases_every_column_that_can_hold_text_about_the_family(
     a = f.activity(db, org=people["organisation"])
     data = acc.FamilyInput(
         session=NEXT.isoformat(),
-        name="Zq7name",
+        name="Zq7Markname",
         channel="email",
-        contact="zq7contact@example.be",
+        contact="zq7markcontact@example.be",
         language="tr",
         adults=1,
         children=0,
-        note="Zq7note",
-        share_note="Zq7share",
-        bring="Zq7bring: his inhaler",
+        note="Zq7Marknote",
+        share_note="Zq7Markshare",
+        bring="Zq7Markbring: his inhaler",
         consent=True,
     )
     checked = acc.check_input(db, a, data, NOW, SETTINGS)
     professional = people["professional"]
     r, raw = acc.create(db, a, data, checked, "welcomer", "tr", NOW, Links(), referrer=professional)
     acc.confirm(
-        db, r, people["organiser"], NEXT, "Zq7welcomer", "Zq7meeting", NOW, Links(), SETTINGS
+        db,
+        r,
+        people["organiser"],
+        NEXT,
+        "Zq7Markwelcomer",
+        "Zq7Markmeeting",
+        NOW,
+        Links(),
+        SETTINGS,
     )
     db.flush()
     deliver(db, smtp)
     assert (r.bring, r.welcomer_name, r.meeting_point) == (
-        "Zq7bring: his inhaler",
-        "Zq7welcomer",
-        "Zq7meeting",
+        "Zq7Markbring: his inhaler",
+        "Zq7Markwelcomer",
+        "Zq7Markmeeting",
     )
     tables = [
         t
@@ -536,7 +544,7 @@ def test_purge_erases_every_column_that_can_hold_text_about_the_family(
             for v in row
         ).lower()
 
-    assert "zq7" not in everything() and raw not in everything()  # encrypted, even before
+    assert "zq7mark" not in everything() and raw not in everything()  # encrypted, even before
     acc.cancel(db, r, NOW, Links(), SETTINGS, actor=professional)
     db.flush()
     done = acc.tick(db, NOW + timedelta(days=91), SETTINGS, Links())
@@ -552,7 +560,7 @@ def test_purge_erases_every_column_that_can_hold_text_about_the_family(
     kept = db.get_one(AccompanimentRequest, r.id)
     assert (kept.bring, kept.welcomer_name, kept.meeting_point, kept.note) == (None,) * 4
     assert kept.mode == "welcomer" and kept.status == "cancelled"
-    assert "zq7" not in everything()
+    assert "zq7mark" not in everything()
 
 
 def test_mails_about_a_request_hold_no_plaintext_and_lose_their_bodies_once_delivered(
