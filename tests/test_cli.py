@@ -341,3 +341,31 @@ def test_migration_0012_encrypts_the_outbox_and_a_requests_free_text(
             and "hallo zq7mark, http://x/r/zq7marktoken" in stored()
         )
         engine.dispose()
+
+
+def test_outbox_send_retry_failed_sends_the_mails_that_gave_up(
+    app: Flask, db: Session, smtp: SmtpServer
+) -> None:
+    """After an SMTP outage longer than the backoff the mails are failed for good; the
+    command with --retry-failed puts them back, due now with fresh attempts, and sends them."""
+    mails = [
+        queue_mail(db, f"{n}@example.be", "nl", "reset", NOW, name=n, link="http://x/", expires="")
+        for n in ("a", "b")
+    ]
+    for mail in mails:
+        mail.status, mail.attempts, mail.last_error = "failed", 7, "connect: refused"
+    db.flush()
+    runner = app.test_cli_runner()
+    app.config.update(SMTP_PORT=smtp.port)
+    try:
+        plain = runner.invoke(args=["outbox-send"])
+        assert plain.exit_code == 0 and smtp.received == []  # failed stays failed
+        result = runner.invoke(args=["outbox-send", "--retry-failed"])
+    finally:
+        app.config.update(SMTP_PORT=25)
+    assert result.exit_code == 0, result.output
+    assert "put 2 failed e-mail(s) back in the queue" in result.output
+    assert "sent 2 e-mail(s)" in result.output
+    assert sorted(m["To"] for m in smtp.messages()) == ["a@example.be", "b@example.be"]
+    db.expire_all()
+    assert [(m.status, m.attempts) for m in mails] == [("sent", 1), ("sent", 1)]

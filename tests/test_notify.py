@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from finder.models import Outbox
 from finder.notify import BACKOFF_MINUTES, SmtpSettings, queue_mail, send_due
 
-from .conftest import NOW, SmtpServer
+from .conftest import NOW, AuthActions, SmtpServer, csrf_token
 
 CONTEXT = {"name": "Fatima", "link": "http://localhost/reset/abc", "expires": "2 december"}
 
@@ -232,3 +235,56 @@ def test_failed_mails_are_retried_on_demand_and_delivered(db: Session, smtp: Smt
     assert send_due(db, _settings(smtp.port), later) == 1
     assert [m["To"] for m in smtp.messages()] == ["x@example.be"] and mail.status == "sent"
     assert retry_failed(db, later) == 0
+
+
+def test_the_dashboard_says_why_mails_failed_and_only_an_admin_sends_them_again(
+    app: Flask,
+    client: FlaskClient,
+    auth: AuthActions,
+    staff: dict[str, Any],
+    db: Session,
+    smtp: SmtpServer,
+) -> None:
+    """The admin sees each failed mail's reason, attempts and time, a staff member's address
+    but never a family's (masked) nor any body; the button needs an admin and a CSRF token."""
+    staff_mail = queue_mail(db, "organiser@example.be", "nl", "reset", NOW, **CONTEXT)
+    family_mail = queue_mail(
+        db, "fatima@example.be", "nl", "reset", NOW, **{**CONTEXT, "link": "http://x/r/s3cr3t"}
+    )
+    for mail, error in [(staff_mail, "connect: refused"), (family_mail, "550 <recipient> unknown")]:
+        mail.status, mail.attempts, mail.last_error = "failed", 7, error
+        mail.last_attempt_at = NOW - timedelta(hours=17)
+    db.flush()
+    auth.login("admin@example.be")
+    page = client.get("/manage/?lang=en").get_data(as_text=True)
+    assert "E-mails that could not be sent" in page
+    assert "organiser@example.be" in page and "connect: refused" in page
+    assert "f•••@e•••.be" in page and "550 &lt;recipient&gt; unknown" in page
+    assert "fatima" not in page.lower() and "s3cr3t" not in page and "Hallo" not in page
+    # Without a CSRF token: refused, nothing changes.
+    assert client.post("/manage/outbox/retry").status_code == 400
+    assert family_mail.status == "failed"
+    # Anyone but an admin: refused.
+    auth.logout()
+    for role in ("coordinator", "organiser", "professional", "buddy"):
+        auth.login(f"{role}@example.be")
+        token = csrf_token(client, "/manage/")
+        assert "E-mails that could not be sent" not in client.get("/manage/").get_data(as_text=True)
+        assert client.post("/manage/outbox/retry", data={"csrf_token": token}).status_code == 403
+        auth.logout()
+    db.expire_all()
+    assert {staff_mail.status, family_mail.status} == {"failed"} and smtp.received == []
+    auth.login("admin@example.be")
+    token = csrf_token(client, "/manage/")
+    app.config.update(SMTP_PORT=smtp.port)
+    try:
+        answer = client.post("/manage/outbox/retry?lang=en", data={"csrf_token": token})
+    finally:
+        app.config.update(SMTP_PORT=25)
+    assert answer.status_code == 302
+    assert sorted(m["To"] for m in smtp.messages()) == ["fatima@example.be", "organiser@example.be"]
+    db.expire_all()
+    assert (staff_mail.status, family_mail.status) == ("sent", "sent")
+    page = client.get("/manage/?lang=en").get_data(as_text=True)
+    assert "2 e-mails went back in the queue." in page and "2 e-mails sent." in page
+    assert "E-mails that could not be sent" not in page
