@@ -174,19 +174,29 @@ def send_due(session: Session, smtp: SmtpSettings, now_utc: datetime, batch: int
         for mail_id in claimed:
             # Anything that goes wrong before a word reaches the server is this mail's own
             # problem, and trying again will not help: give it up, keep the reason, go on.
+            loaded: Outbox | None = None
             try:
-                mail = session.get_one(Outbox, mail_id)
+                mail = loaded = session.get_one(Outbox, mail_id)
                 message = _message(mail, smtp.sender)
             except Exception as exc:
-                _give_up(session, mail_id, f"cannot build: {type(exc).__name__}: {exc}", now_utc)
+                reason = f"cannot build: {type(exc).__name__}: {exc}"
+                address = loaded.to_address if loaded is not None else ""
+                _give_up(session, mail_id, _without_address(reason, address), now_utc)
                 session.commit()
                 continue
             try:
                 client.send_message(message)
+            except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:
+                reason = _without_address(str(exc), mail.to_address)
+                if _refused_for_good(exc):
+                    _give_up(session, mail_id, f"refused: {reason}", now_utc)
+                else:
+                    _failed_attempt(mail, reason, now_utc)
             except (smtplib.SMTPException, OSError) as exc:
                 _failed_attempt(mail, _without_address(str(exc), mail.to_address), now_utc)
             except (ValueError, UnicodeError) as exc:  # refused by smtplib itself, not the server
-                _give_up(session, mail_id, f"cannot send: {type(exc).__name__}: {exc}", now_utc)
+                reason = f"cannot send: {type(exc).__name__}: {exc}"
+                _give_up(session, mail_id, _without_address(reason, mail.to_address), now_utc)
             else:
                 mail.status = "sent"
                 mail.sent_at = mail.last_attempt_at = now_utc
@@ -197,6 +207,14 @@ def send_due(session: Session, smtp: SmtpSettings, now_utc: datetime, batch: int
                 sent += 1
             session.commit()
     return sent
+
+
+def _refused_for_good(exc: smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError) -> bool:
+    """The server refused this very mail with a permanent (5xx) reply about its recipient or
+    its content: trying again for 17 hours will not help, and the admin sees it at once."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return bool(exc.recipients) and all(code >= 500 for code, _ in exc.recipients.values())
+    return exc.smtp_code >= 500
 
 
 def _without_address(error: str, address: str) -> str:

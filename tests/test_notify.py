@@ -288,3 +288,56 @@ def test_the_dashboard_says_why_mails_failed_and_only_an_admin_sends_them_again(
     page = client.get("/manage/?lang=en").get_data(as_text=True)
     assert "2 e-mails went back in the queue." in page and "2 e-mails sent." in page
     assert "E-mails that could not be sent" not in page
+
+
+def test_a_mail_the_server_refuses_for_good_is_failed_at_once_and_the_others_go_on(
+    db: Session,
+) -> None:
+    """A real server that refuses one recipient for good (550) and another for now (450): the
+    first is failed at once with the server's reason (its address taken out: admins read it),
+    the second waits for its retry, the third is delivered."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_RCPT(
+            self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+        ) -> str:
+            if address == "gone@example.be":
+                return "550 5.1.1 <gone@example.be>: no such user"
+            if address == "busy@example.be":
+                return "450 4.2.1 <busy@example.be>: mailbox busy"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        gone, busy, fine = (
+            queue_mail(db, f"{who}@example.be", "nl", "reset", NOW, **CONTEXT)
+            for who in ("gone", "busy", "fine")
+        )
+        db.flush()
+        assert send_due(db, _settings(port), NOW) == 1
+    finally:
+        controller.stop()
+    assert [e.rcpt_tos for e in received] == [["fine@example.be"]]
+    db.expire_all()
+    assert (gone.status, gone.attempts) == ("failed", 1)
+    assert "550" in (gone.last_error or "") and "no such user" in (gone.last_error or "")
+    assert "gone@example.be" not in (gone.last_error or "") and "<recipient>" in (
+        gone.last_error or ""
+    )
+    assert (busy.status, busy.attempts) == ("pending", 1)
+    assert busy.next_attempt_at == NOW + timedelta(minutes=BACKOFF_MINUTES[0])
+    assert fine.status == "sent"
