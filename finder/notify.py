@@ -161,16 +161,19 @@ def send_due(session: Session, smtp: SmtpSettings, now_utc: datetime, batch: int
     try:
         client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
     except OSError as exc:
-        for mail_id in claimed:
-            _failed_attempt(session.get_one(Outbox, mail_id), f"connect: {exc}", now_utc)
-        session.commit()
+        _server_failed(session, claimed, f"connect: {exc}", now_utc)
         return 0
     sent = 0
     with client:
-        if smtp.starttls:
-            client.starttls()
-        if smtp.username:
-            client.login(smtp.username, smtp.password)
+        try:
+            if smtp.starttls:
+                client.starttls()
+            if smtp.username:
+                client.login(smtp.username, smtp.password)
+        except (smtplib.SMTPException, OSError) as exc:
+            # The server, not the mails: every claimed mail waits for its next attempt.
+            _server_failed(session, claimed, f"sign-in: {exc}", now_utc)
+            return 0
         for mail_id in claimed:
             # Anything that goes wrong before a word reaches the server is this mail's own
             # problem, and trying again will not help: give it up, keep the reason, go on.
@@ -207,6 +210,17 @@ def send_due(session: Session, smtp: SmtpSettings, now_utc: datetime, batch: int
                 sent += 1
             session.commit()
     return sent
+
+
+def _server_failed(session: Session, claimed: list[int], error: str, now_utc: datetime) -> None:
+    for mail_id in claimed:
+        try:
+            mail = session.get_one(Outbox, mail_id)
+        except Exception as exc:  # a row that cannot be read: its own problem, as above
+            _give_up(session, mail_id, f"cannot build: {type(exc).__name__}: {exc}", now_utc)
+        else:
+            _failed_attempt(mail, error, now_utc)
+    session.commit()
 
 
 def _refused_for_good(exc: smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError) -> bool:

@@ -341,3 +341,18 @@ def test_a_mail_the_server_refuses_for_good_is_failed_at_once_and_the_others_go_
     assert (busy.status, busy.attempts) == ("pending", 1)
     assert busy.next_attempt_at == NOW + timedelta(minutes=BACKOFF_MINUTES[0])
     assert fine.status == "sent"
+
+
+def test_a_server_that_refuses_the_sign_in_is_retried_like_one_that_is_down(
+    db: Session, smtp: SmtpServer
+) -> None:
+    """STARTTLS or the login failing is the server's problem, not the mails': the worker does
+    not crash (every run would claim them again), each mail waits for its next attempt."""
+    mail = queue_mail(db, "x@example.be", "nl", "reset", NOW, **CONTEXT)
+    db.flush()
+    without_tls = SmtpSettings("127.0.0.1", smtp.port, "noreply@meegaan.test", starttls=True)
+    assert send_due(db, without_tls, NOW) == 0  # the test server offers no STARTTLS
+    assert (mail.status, mail.attempts) == ("pending", 1)
+    assert (mail.last_error or "").startswith("sign-in: ")
+    assert mail.next_attempt_at == NOW + timedelta(minutes=BACKOFF_MINUTES[0])
+    assert smtp.received == []
