@@ -179,13 +179,38 @@ def test_migrations_0009_to_0011_fill_in_existing_activities(tmp_path: Path, bac
                     ),
                     {"s": start, "e": start + timedelta(hours=2), "c": cancelled},
                 )
+            # What refers to the activity: SQLite's rebuild of the table in 0011 dropped the old
+            # one with foreign keys on, which deleted the sessions and translations (cascade) and
+            # failed outright once a request referred to it.
+            conn.execute(
+                text(
+                    "INSERT INTO activity_translation (activity_id, locale, title, summary,"
+                    " description, welcome_instructions) VALUES (1, 'fr', 'Café', '', '', '')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO accompaniment_request (id, origin, mode, status, activity_id,"
+                    " reference, locale, language, adults, children, consent_at,"
+                    " consent_version, welcomer_name, meeting_point, bring, seat_booked,"
+                    " followups_done, created_at, updated_at, version) VALUES (1, 'family',"
+                    " 'buddy', 'new', 1, 'AAA-001', 'nl', 'ar', 1, 0, :now, '2026-11', '', '',"
+                    " '', false, 0, :now, :now, 1)"
+                ),
+                {"now": now},
+            )
         upgrade(url)
         with engine.connect() as conn:
             row = conn.execute(
                 text("SELECT next_starts_at, next_ends_at, next_checked_at FROM activity")
             ).one()
             band, slug = conn.execute(text("SELECT lat_band, slug FROM activity")).one()
+            kept = [
+                conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("occurrence", "activity_translation", "accompaniment_request")
+            ]
         engine.dispose()
+    assert kept == [4, 1, 1]
     assert band == band_of(51.05)
     assert (
         slug
