@@ -40,6 +40,7 @@ from .models import (
 from .notify import queue_mail
 from .schedule import to_local
 from .taxonomy import LANGUAGES
+from .text import one_line
 from .vault import vault
 
 # Bump when the consent text the family reads changes; each request keeps the version it saw.
@@ -290,7 +291,7 @@ def create(
         token_hash=token_hash(raw),
         locale=locale,
         language=data.language,
-        family_name=data.name.strip(),
+        family_name=one_line(data.name).strip(),
         contact_channel=checked.channel,
         contact_value=checked.contact,
         note=data.note.strip() or None,
@@ -302,9 +303,9 @@ def create(
         consent_version=CONSENT_VERSION,
         referrer_id=referrer.id if referrer else None,
         previous_id=previous.id if previous else None,
-        welcomer_name="",
-        meeting_point="",
-        bring=data.bring.strip(),
+        welcomer_name=None,
+        meeting_point=None,
+        bring=one_line(data.bring).strip() or None,
         seat_booked=False,
         followups_done=0,
         created_at=now_utc,
@@ -428,8 +429,8 @@ def confirm(
     changed_date = request.session_starts_at != starts_at
     request.session_starts_at = starts_at
     request.proposed_starts_at = None
-    request.welcomer_name = welcomer.strip()
-    request.meeting_point = meeting_point.strip()
+    request.welcomer_name = one_line(welcomer).strip()
+    request.meeting_point = one_line(meeting_point).strip() or None
     request.organiser_confirmed_at = now_utc
     request.updated_at = now_utc
     _recompute(request)
@@ -844,7 +845,7 @@ def go_again(
         children=request.children,
         note=request.note or "",
         share_note=request.share_note or "",
-        bring=request.bring,
+        bring=request.bring or "",
         consent=True,
     )
     checked = Checked(upcoming[0], request.contact_value, request.contact_channel)
@@ -966,6 +967,10 @@ PERSONAL_COLUMNS = (
     "share_note",
     "family_key",
     "token_hash",
+    # Free text others typed about the family's visit: who receives them, where, what to bring.
+    "welcomer_name",
+    "meeting_point",
+    "bring",
 )
 
 

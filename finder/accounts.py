@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from .models import ROLES, AuditEvent, Organisation, User, UserToken
 from .notify import queue_mail
 from .taxonomy import N_
+from .text import one_line
 
 # Argon2id with the library's current defaults (memory-hard, RFC 9106 low-memory profile).
 _hasher = PasswordHasher()
@@ -180,7 +181,7 @@ def invite(
         raise AccountError("organisation_needed")
     user = User(
         email=email,
-        display_name=invitation.display_name.strip(),
+        display_name=one_line(invitation.display_name).strip(),
         role=invitation.role,
         organisation_id=invitation.organisation_id,
         preferred_locale=invitation.locale,

@@ -1,5 +1,6 @@
 """Commands: `flask --app finder setup | create-admin | db-upgrade | demo-load |
-occurrences-refresh | next-sessions | outbox-send | freshness-check | requests-tick | bench`."""
+occurrences-refresh | next-sessions | outbox-send [--retry-failed] | freshness-check |
+requests-tick | bench`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import accounts, activities, db, demo, freshness, notify, search
-from .web.common import now_utc
+from .web.common import now_utc, smtp_settings
 
 
 def _database() -> db.Database:
@@ -146,20 +147,24 @@ def next_sessions_command() -> None:
 @with_appcontext
 @click.option("--watch", is_flag=True, help="Keep sending every few seconds until stopped.")
 @click.option("--interval", default=5.0, help="Seconds between rounds with --watch.")
-def outbox_send_command(watch: bool, interval: float) -> None:
+@click.option(
+    "--retry-failed",
+    is_flag=True,
+    help="First put the mails that failed (after every retry) back in the queue, due now.",
+)
+def outbox_send_command(watch: bool, interval: float, retry_failed: bool) -> None:
     """Send the e-mails that are due (retries with backoff; run as many workers as you like)."""
-    cfg = current_app.config
-    smtp = notify.SmtpSettings(
-        host=cfg["SMTP_HOST"],
-        port=cfg["SMTP_PORT"],
-        sender=cfg["MAIL_FROM"],
-        username=cfg["SMTP_USERNAME"],
-        password=cfg["SMTP_PASSWORD"],
-        starttls=cfg["SMTP_STARTTLS"],
-    )
+    smtp = smtp_settings()
+    if retry_failed:
+        with _database().session() as session, session.begin():
+            again = notify.retry_failed(session, now_utc())
+        click.echo(f"put {again} failed e-mail(s) back in the queue")
     while True:
+        sent = 0
         with _database().session() as session:
-            sent = notify.send_due(session, smtp, now_utc())
+            # Every batch that is due (a retry of hundreds is more than one batch).
+            while n := notify.send_due(session, smtp, now_utc()):
+                sent += n
         if sent:
             click.echo(f"sent {sent} e-mail(s)")
         if not watch:

@@ -17,6 +17,7 @@ from .activities import derive_fields, refresh_occurrences
 from .geo import GeocoderSettings, gazetteer, in_belgium, locate
 from .models import Activity, ActivityTranslation, User
 from .schedule import Recurrence, ScheduleError, to_rrule
+from .text import one_line
 
 MAX_TEXT = {
     "title": 200,
@@ -133,13 +134,13 @@ def check(data: ActivityInput) -> str | None:
 def apply(activity: Activity, data: ActivityInput, rule: str | None) -> None:
     """Copy checked input onto an activity (new or existing); no status or place change."""
     entry = gazetteer().by_postcode[data.postcode]
-    activity.title = data.title.strip()
-    activity.summary = data.summary.strip()
+    activity.title = one_line(data.title).strip()
+    activity.summary = one_line(data.summary).strip()
     activity.description = data.description.strip()
     activity.welcome_instructions = data.welcome_instructions.strip()
     activity.category = data.category
     activity.original_locale = data.original_locale
-    activity.street = data.street.strip()
+    activity.street = one_line(data.street).strip()
     activity.postcode = data.postcode
     activity.municipality = entry.municipality_nl
     activity.rrule = rule
@@ -152,10 +153,10 @@ def apply(activity: Activity, data: ActivityInput, rule: str | None) -> None:
     activity.skip_school_holidays = data.skip_school_holidays
     activity.cost_type = data.cost_type
     activity.cost_amount = data.cost_amount if data.cost_type == "amount" else None
-    activity.cost_note = data.cost_note.strip()
+    activity.cost_note = one_line(data.cost_note).strip()
     activity.tags_mask = taxonomy.tags_to_mask(data.tags)
     activity.languages = "," + ",".join(data.languages) + ","
-    activity.professional_contact = data.professional_contact.strip()
+    activity.professional_contact = one_line(data.professional_contact).strip()
     activity.referral_capacity = data.referral_capacity
 
 

@@ -238,7 +238,11 @@ class UserToken(Base):
 
 
 class Outbox(Base):
-    """An e-mail, written in the same transaction as the change that causes it."""
+    """An e-mail, written in the same transaction as the change that causes it.
+
+    Recipient, subject and bodies are encrypted at rest (a family's address, first name and
+    status link are in them); the bodies are emptied once the mail is delivered.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -247,15 +251,16 @@ class Outbox(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    to_address: Mapped[str] = mapped_column(String(254))
+    to_address: Mapped[str] = mapped_column(EncryptedText)
     locale: Mapped[str] = mapped_column(String(8))
-    subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
-    body_html: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(EncryptedText)
+    body_text: Mapped[str | None] = mapped_column(EncryptedText)  # None once delivered
+    body_html: Mapped[str | None] = mapped_column(EncryptedText)
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)  # never the recipient's address
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
     # A mail about a family's request: erased with the request's personal details.
@@ -372,12 +377,13 @@ class AccompanimentRequest(Base):
     referrer_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     buddy_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("accompaniment_request.id"))
-    # The organiser's side: who receives them, where.
+    # The organiser's side: who receives them, where. Free text typed about this family's
+    # visit, like what to bring from the professional's referral (UiTPAS, indoor shoes, or
+    # anything else): encrypted and purged with the family's details.
     organiser_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime)
-    welcomer_name: Mapped[str] = mapped_column(String(100), default="")
-    meeting_point: Mapped[str] = mapped_column(String(300), default="")
-    # What to bring, from the professional's referral (UiTPAS, indoor shoes …); not personal.
-    bring: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    welcomer_name: Mapped[str | None] = mapped_column(EncryptedText)
+    meeting_point: Mapped[str | None] = mapped_column(EncryptedText)
+    bring: Mapped[str | None] = mapped_column(EncryptedText)
     seat_booked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     outcome: Mapped[str | None] = mapped_column(String(20))
     reminder_sent_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -14,6 +14,7 @@ from .activities import refresh_occurrences
 from .geo import gazetteer
 from .models import Activity, Organisation, User
 from .taxonomy import N_
+from .text import one_line
 
 KINDS = {
     "community_centre": N_("Community centre"),
@@ -63,13 +64,13 @@ def check(data: OrganisationInput) -> None:
 
 
 def _apply(org: Organisation, data: OrganisationInput) -> None:
-    org.name = data.name.strip()
+    org.name = one_line(data.name).strip()
     org.kind = data.kind
-    org.street = data.street.strip()
+    org.street = one_line(data.street).strip()
     org.postcode = data.postcode.strip()
     org.contact_email = data.contact_email.strip() or None
-    org.contact_phone = data.contact_phone.strip() or None
-    org.website = data.website.strip() or None
+    org.contact_phone = one_line(data.contact_phone).strip() or None
+    org.website = one_line(data.website).strip() or None
 
 
 def register(

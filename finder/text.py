@@ -7,6 +7,16 @@ import unicodedata
 from urllib.parse import quote
 
 _NON_WORD = re.compile(r"[^\w]+", re.UNICODE)
+# Everything that ends a line somewhere: CR, LF, vertical tab, form feed, the C1 "next line",
+# the file/group/record separators Python splits lines on, and Unicode's line and paragraph
+# separators. In a mail header any of them can end the header (or start a new one).
+_LINE_BREAKS = re.compile("[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]+")
+
+
+def one_line(text: str) -> str:
+    """A single-line field's value with every line break turned into one space: what reaches
+    a mail's subject, a slip or a header must never start a new line."""
+    return _LINE_BREAKS.sub(" ", text)
 
 
 def fold(text: str) -> str:

@@ -11,7 +11,11 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import Text
+from sqlalchemy.sql import operators
 from sqlalchemy.types import TypeDecorator
+
+_NULL_TESTS = (operators.is_, operators.is_not)
+_EQUALITY = (operators.eq, operators.ne)
 
 
 class VaultError(RuntimeError):
@@ -71,10 +75,21 @@ def instance_key(instance_path: str) -> str:
 
 
 class EncryptedText(TypeDecorator[str]):
-    """A text column stored encrypted; reads give the plain text back."""
+    """A text column stored encrypted; reads give the plain text back.
+
+    Each write encrypts anew (Fernet adds a random IV), so SQL cannot compare or search the
+    column: `==`, `IN` or `LIKE` on it would silently match nothing, and raise instead. Only
+    `IS NULL` / `IS NOT NULL` work; filter in Python, or keep a keyed pseudonym to look up.
+    """
 
     impl = Text
     cache_ok = True
+
+    class comparator_factory(TypeDecorator.Comparator[str]):  # the name SQLAlchemy looks for
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            if op in _NULL_TESTS or (op in _EQUALITY and other and other[0] is None):
+                return super().operate(op, *other, **kwargs)
+            raise TypeError("an encrypted column cannot be compared in SQL")
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
         return None if value is None else vault().encrypt(str(value))

@@ -33,9 +33,20 @@ def run_migrations_online() -> None:
     url = config.get_main_option("sqlalchemy.url")
     engine = make_engine(url, poolclass=pool.NullPool)
     with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a SQLite table and drops the old one; with foreign keys on, that
+            # drop first deletes every row, cascading to the rows that refer to it (an activity's
+            # sessions and translations, a request's timeline). Off for the migration (only
+            # outside a transaction does the pragma take effect), checked before committing.
+            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         context.configure(connection=conn, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
             context.run_migrations()
+            if sqlite:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                if broken:
+                    raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
         conn.commit()
     engine.dispose()
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from finder import taxonomy
@@ -17,6 +18,7 @@ from finder.models import (
     Activity,
     ActivityTranslation,
     Organisation,
+    Outbox,
     RequestEvent,
     User,
 )
@@ -135,8 +137,8 @@ def request(db: Session, activity: Activity, **kw: Any) -> AccompanimentRequest:
         children=kw.pop("children", 1),
         consent_at=NOW,
         consent_version=CONSENT_VERSION,
-        welcomer_name=kw.pop("welcomer_name", ""),
-        meeting_point=kw.pop("meeting_point", ""),
+        welcomer_name=kw.pop("welcomer_name", None),
+        meeting_point=kw.pop("meeting_point", None),
         seat_booked=False,
         followups_done=0,
         created_at=NOW,
@@ -160,3 +162,9 @@ def results_map(client: Any, html: str) -> dict[str, Any]:
     assert response.status_code == 200 and response.mimetype == "application/json"
     data: dict[str, Any] = response.get_json()
     return data
+
+
+def mails_to(db: Session, address: str) -> list[Outbox]:
+    """The outbox's mails to one address, oldest first. The address is encrypted at rest (a
+    new IV each time), so SQL cannot compare it: the rows are opened and filtered here."""
+    return [m for m in db.scalars(select(Outbox).order_by(Outbox.id)) if m.to_address == address]

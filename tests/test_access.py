@@ -33,6 +33,7 @@ MATRIX: dict[str, tuple[str, set[str]]] = {
     "manage.moderate": ("POST", ADMIN),
     "manage.holidays": ("GET", ADMIN),
     "manage.delete_holiday": ("POST", ADMIN),
+    "manage.retry_failed_mails": ("POST", ADMIN),
     "editor.index": ("GET", EDITORS),
     "editor.new": ("GET", EDITORS),
     "editor.edit": ("GET", EDITORS),

@@ -279,13 +279,38 @@ def test_migrations_0009_to_0011_fill_in_existing_activities(tmp_path: Path, bac
                     ),
                     {"s": start, "e": start + timedelta(hours=2), "c": cancelled},
                 )
+            # What refers to the activity: SQLite's rebuild of the table in 0011 dropped the old
+            # one with foreign keys on, which deleted the sessions and translations (cascade) and
+            # failed outright once a request referred to it.
+            conn.execute(
+                text(
+                    "INSERT INTO activity_translation (activity_id, locale, title, summary,"
+                    " description, welcome_instructions) VALUES (1, 'fr', 'Café', '', '', '')"
+                )
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO accompaniment_request (id, origin, mode, status, activity_id,"
+                    " reference, locale, language, adults, children, consent_at,"
+                    " consent_version, welcomer_name, meeting_point, bring, seat_booked,"
+                    " followups_done, created_at, updated_at, version) VALUES (1, 'family',"
+                    " 'buddy', 'new', 1, 'AAA-001', 'nl', 'ar', 1, 0, :now, '2026-11', '', '',"
+                    " '', false, 0, :now, :now, 1)"
+                ),
+                {"now": now},
+            )
         upgrade(url)
         with engine.connect() as conn:
             row = conn.execute(
                 text("SELECT next_starts_at, next_ends_at, next_checked_at FROM activity")
             ).one()
             band, slug = conn.execute(text("SELECT lat_band, slug FROM activity")).one()
+            kept = [
+                conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+                for table in ("occurrence", "activity_translation", "accompaniment_request")
+            ]
         engine.dispose()
+    assert kept == [4, 1, 1]
     assert band == band_of(51.05)
     assert (
         slug
@@ -295,3 +320,177 @@ def test_migrations_0009_to_0011_fill_in_existing_activities(tmp_path: Path, bac
     stored = [datetime.fromisoformat(str(v)) for v in row]
     assert stored[:2] == [now + timedelta(days=2), now + timedelta(days=2, hours=2)]
     assert now <= stored[2] < now + timedelta(minutes=5)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_migration_0012_encrypts_the_outbox_and_a_requests_free_text(
+    tmp_path: Path, backend: str
+) -> None:
+    """A database from before: the upgrade (`flask db-upgrade`, which knows the data key)
+    encrypts every mail's recipient, subject and bodies and a request's free text, empties the
+    bodies of delivered mails and the text of purged requests, and leaves every other row (a
+    request's timeline, an activity's sessions) where it was. The downgrade opens them again."""
+    from contextlib import nullcontext
+    from datetime import timedelta
+
+    from alembic import command
+    from sqlalchemy import create_engine, text
+
+    from finder.db import alembic_config, scratch_postgres_database
+    from finder.models import AccompanimentRequest
+
+    from .conftest import POSTGRES_URL
+
+    scratch = (
+        scratch_postgres_database(POSTGRES_URL, "meegaan_mig12")
+        if backend == "postgresql"
+        else nullcontext(f"sqlite:///{tmp_path / 'm12.sqlite'}")
+    )
+    with scratch as url:
+        command.upgrade(alembic_config(url), "0011")
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO organisation (id, name, kind, verified, created_at)"
+                    " VALUES (1, 'O', 'other', true, :now)"
+                ),
+                {"now": NOW},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO activity (id, organisation_id, category, original_locale, title,"
+                    " summary, description, welcome_instructions, street, postcode, municipality,"
+                    " lat, lon, lat_band, slug, location_precision, dtstart_local,"
+                    " duration_minutes, exdates, cost_type, cost_note, tags_mask, languages,"
+                    " professional_contact, referral_capacity, status, search_text, created_at,"
+                    " updated_at, skip_school_holidays)"
+                    " VALUES (1, 1, 'coffee_chat', 'nl', 'Koffie', '', '', '', '', '9000',"
+                    " 'Gent', 51.05, 3.72, 0, 'koffie', 'exact', :now, 120, '', 'free', '', 0,"
+                    " ',nl,', '', 2, 'published', ' koffie ', :now, :now, false)"
+                ),
+                {"now": NOW},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO occurrence (activity_id, starts_at, ends_at, cancelled)"
+                    " VALUES (1, :s, :e, false)"
+                ),
+                {"s": NOW + timedelta(days=7), "e": NOW + timedelta(days=7, hours=2)},
+            )
+            for rid, bring, welcomer, purged in [
+                (1, "Zq7Mark his inhaler", "Zq7Mark Fatima", None),
+                (2, "", "", None),
+                (3, "Zq7Mark old", "Zq7Mark Els", NOW),
+            ]:
+                conn.execute(
+                    text(
+                        "INSERT INTO accompaniment_request (id, origin, mode, status, activity_id,"
+                        " reference, locale, language, adults, children, consent_at,"
+                        " consent_version, welcomer_name, meeting_point, bring, seat_booked,"
+                        " followups_done, created_at, updated_at, version, purged_at)"
+                        " VALUES (:id, 'professional', 'welcomer', 'new', 1, :ref, 'nl', 'ar', 1,"
+                        " 0, :now, '2026-11', :welcomer, :meeting, :bring, false, 0, :now, :now,"
+                        " 1, :purged)"
+                    ),
+                    {
+                        "id": rid,
+                        "ref": f"AAA-00{rid}",
+                        "now": NOW,
+                        "welcomer": welcomer,
+                        "meeting": welcomer and "Zq7Mark side door",
+                        "bring": bring,
+                        "purged": purged,
+                    },
+                )
+                conn.execute(
+                    text(
+                        "INSERT INTO request_event (request_id, at, actor_kind, action, detail)"
+                        " VALUES (:id, :now, 'family', 'created', 'buddy')"
+                    ),
+                    {"id": rid, "now": NOW},
+                )
+            for status, to in [
+                ("pending", "zq7mark@example.be"),
+                ("sent", "zq7marksent@example.be"),
+            ]:
+                conn.execute(
+                    text(
+                        "INSERT INTO outbox (to_address, locale, subject, body_text, body_html,"
+                        " status, attempts, next_attempt_at, created_at, request_id)"
+                        " VALUES (:to, 'nl', 'Zq7Mark subject', 'Hallo Zq7Mark, http://x/r/zq7marktoken',"
+                        " '<p>Hallo Zq7Mark</p>', :status, 0, :now, :now, 1)"
+                    ),
+                    {"to": to, "status": status, "now": NOW},
+                )
+        app = create_app({"DATABASE_URL": url})
+        result = app.test_cli_runner().invoke(args=["db-upgrade"])
+        assert result.exit_code == 0, result.output
+
+        def stored() -> str:
+            with engine.connect() as conn:
+                return " ".join(
+                    str(v)
+                    for table in ("outbox", "accompaniment_request")
+                    for row in conn.execute(text(f"SELECT * FROM {table}"))
+                    for v in row
+                ).lower()
+
+        assert "zq7mark" not in stored()
+        with engine.connect() as conn:
+            sent = conn.execute(
+                text("SELECT body_text, body_html FROM outbox WHERE status = 'sent'")
+            ).one()
+            assert tuple(sent) == (None, None)
+            assert conn.execute(text("SELECT count(*) FROM request_event")).scalar() == 3
+            assert conn.execute(text("SELECT count(*) FROM occurrence")).scalar() == 1
+        database = app.extensions["meegaan_db"]
+        with database.session() as s:
+            pending = s.scalars(select(Outbox).where(Outbox.status == "pending")).one()
+            assert (pending.to_address, pending.subject) == (
+                "zq7mark@example.be",
+                "Zq7Mark subject",
+            )
+            assert pending.body_text == "Hallo Zq7Mark, http://x/r/zq7marktoken"
+            assert pending.body_html == "<p>Hallo Zq7Mark</p>"
+            requests = s.scalars(select(AccompanimentRequest).order_by(AccompanimentRequest.id))
+            assert [(r.bring, r.welcomer_name, r.meeting_point) for r in requests] == [
+                ("Zq7Mark his inhaler", "Zq7Mark Fatima", "Zq7Mark side door"),
+                (None, None, None),
+                (None, None, None),  # purged: erased as the purge now does
+            ]
+        database.engine.dispose()
+        command.downgrade(alembic_config(url), "0011")
+        assert (
+            "zq7mark his inhaler" in stored()
+            and "hallo zq7mark, http://x/r/zq7marktoken" in stored()
+        )
+        engine.dispose()
+
+
+def test_outbox_send_retry_failed_sends_the_mails_that_gave_up(
+    app: Flask, db: Session, smtp: SmtpServer
+) -> None:
+    """After an SMTP outage longer than the backoff the mails are failed for good; the
+    command with --retry-failed puts them back, due now with fresh attempts, and sends them."""
+    mails = [
+        queue_mail(db, f"{n}@example.be", "nl", "reset", NOW, name=n, link="http://x/", expires="")
+        for n in ("a", "b")
+    ]
+    for mail in mails:
+        mail.status, mail.attempts, mail.last_error = "failed", 7, "connect: refused"
+    db.flush()
+    runner = app.test_cli_runner()
+    app.config.update(SMTP_PORT=smtp.port)
+    try:
+        plain = runner.invoke(args=["outbox-send"])
+        assert plain.exit_code == 0 and smtp.received == []  # failed stays failed
+        result = runner.invoke(args=["outbox-send", "--retry-failed"])
+    finally:
+        app.config.update(SMTP_PORT=25)
+    assert result.exit_code == 0, result.output
+    assert "put 2 failed e-mail(s) back in the queue" in result.output
+    assert "sent 2 e-mail(s)" in result.output
+    assert sorted(m["To"] for m in smtp.messages()) == ["a@example.be", "b@example.be"]
+    db.expire_all()
+    assert [(m.status, m.attempts) for m in mails] == [("sent", 1), ("sent", 1)]

@@ -71,6 +71,30 @@ def test_preview_shows_the_schedule_in_plain_words_and_saves_nothing(
     assert db.scalar(select(Activity).where(Activity.title == "Koffie & babbel")) is None
 
 
+def test_a_line_break_posted_in_a_title_is_stored_as_a_space(
+    client: FlaskClient, organiser: dict[str, Any], db: Session
+) -> None:
+    """A raw POST can put a line break in a single-line field; in a mail's subject it would
+    end the header (and stopped all mail): it is stored as a space."""
+    page = post(
+        client,
+        "/manage/activities/new?lang=en",
+        "publish",
+        title="Koffie\r\nBcc: evil@example.be",
+        summary="Een\u2028zin",
+        street="Sleepstraat\n12",
+    )
+    assert page.status_code == 302
+    a = db.scalars(select(Activity).order_by(Activity.id.desc())).first()
+    assert a is not None
+    assert (a.title, a.summary, a.street) == (
+        "Koffie Bcc: evil@example.be",
+        "Een zin",
+        "Sleepstraat 12",
+    )
+    assert a.description == "Eerste lijn.\nTweede lijn."  # a text area keeps its lines
+
+
 def test_publish_puts_it_online_with_sessions_and_a_family_finds_it(
     client: FlaskClient, organiser: dict[str, Any], db: Session
 ) -> None:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from finder.models import Outbox
 from finder.notify import BACKOFF_MINUTES, SmtpSettings, queue_mail, send_due
 
-from .conftest import NOW, SmtpServer
+from .conftest import NOW, AuthActions, SmtpServer, csrf_token
 
 CONTEXT = {"name": "Fatima", "link": "http://localhost/reset/abc", "expires": "2 december"}
 
@@ -121,3 +124,235 @@ def test_two_workers_on_postgresql_send_every_mail_exactly_once(smtp: SmtpServer
     assert len(set(recipients)) == 120 and sum(sent) == 120
     assert all(sent), sent  # both workers did part of the work
     assert set(statuses) == {"sent"}
+
+
+def test_the_subject_never_carries_a_line_break() -> None:
+    """Whatever a title holds (a raw POST, an old row, an import), the subject stays one line."""
+    from finder.notify import render
+
+    for breaks in ("\r\n", "\n", "\r", "\x0b", "\x0c", "\x85", "\u2028", "\u2029"):
+        subject, _text, _html = render(
+            "family_report", "nl", title=f"Koffie{breaks}Bcc: evil@example.be"
+        )
+        assert subject.splitlines() == [subject] and "\r" not in subject and "\n" not in subject
+        assert "Koffie Bcc: evil@example.be" in subject
+
+
+def test_a_mail_that_cannot_be_built_is_failed_and_never_holds_up_the_others(
+    db: Session, smtp: SmtpServer
+) -> None:
+    """A subject with a line break written into the outbox (before the input was cleaned, or
+    by hand), and a row the data key cannot open, are the oldest: every other mail still goes
+    out, and each bad one is marked failed with its reason."""
+    from sqlalchemy import text
+
+    poisoned = Outbox(
+        to_address="x@example.be",
+        locale="nl",
+        subject="Koffie\r\nBcc: evil@example.be",
+        body_text="x",
+        body_html="<p>x</p>",
+        status="pending",
+        attempts=0,
+        next_attempt_at=NOW,
+        created_at=NOW,
+    )
+    db.add(poisoned)
+    db.flush()
+    db.execute(
+        text(
+            "INSERT INTO outbox (to_address, locale, subject, body_text, body_html, status,"
+            " attempts, next_attempt_at, created_at)"
+            " VALUES ('y@example.be', 'nl', 'not encrypted', 'x', 'x', 'pending', 0, :now, :now)"
+        ),
+        {"now": NOW},
+    )
+    for i in range(100):
+        queue_mail(db, f"p{i}@example.be", "nl", "reset", NOW, **{**CONTEXT, "name": f"P{i}"})
+    db.flush()
+    sent = 0
+    while n := send_due(db, _settings(smtp.port), NOW):
+        sent += n
+    assert sent == 100
+    recipients = [m["To"] for m in smtp.messages()]
+    assert sorted(recipients) == sorted(f"p{i}@example.be" for i in range(100))
+    assert all("Bcc" not in m and m["Bcc"] is None for m in smtp.messages())
+    rows = db.execute(
+        text("SELECT status, last_error, attempts FROM outbox ORDER BY id LIMIT 2")
+    ).all()
+    assert [r.status for r in rows] == ["failed", "failed"]
+    assert (
+        "cannot build" in rows[0].last_error and "linefeed or carriage return" in rows[0].last_error
+    )
+    assert "cannot decrypt" in rows[1].last_error
+    assert (
+        db.scalars(select(Outbox.status).where(Outbox.id > poisoned.id + 1)).all() == ["sent"] * 100
+    )
+    assert send_due(db, _settings(smtp.port), NOW + timedelta(days=1)) == 0  # not tried again
+
+
+def test_the_outbox_holds_no_plaintext_and_a_delivered_mail_loses_its_bodies(
+    db: Session, smtp: SmtpServer
+) -> None:
+    from sqlalchemy import text
+
+    link = "http://localhost/reset/s3cr3t-t0ken"
+    queue_mail(db, "fatima@example.be", "nl", "reset", NOW, **{**CONTEXT, "link": link})
+    db.flush()
+    raw = " ".join(str(v) for v in db.execute(text("SELECT * FROM outbox")).one())
+    for plain in ("fatima@", "Fatima", "s3cr3t-t0ken", "wachtwoord"):
+        assert plain not in raw
+    assert send_due(db, _settings(smtp.port), NOW) == 1
+    (message,) = smtp.messages()
+    assert message["To"] == "fatima@example.be"
+    assert message["Subject"] == "Kies een nieuw wachtwoord voor Meegaan"
+    text_body = message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert "Hallo Fatima," in text_body and link in text_body
+    row = db.execute(text("SELECT status, body_text, body_html, to_address FROM outbox")).one()
+    assert row.status == "sent" and row.body_text is None and row.body_html is None
+    assert "fatima" not in row.to_address
+    db.expire_all()
+    mail = db.scalars(select(Outbox)).one()
+    assert mail.to_address == "fatima@example.be" and mail.body_text is None
+
+
+def test_failed_mails_are_retried_on_demand_and_delivered(db: Session, smtp: SmtpServer) -> None:
+    """After an outage longer than the backoff (about 17 hours), `retry_failed` puts them back:
+    due now, a fresh set of attempts, sent by the next round."""
+    from finder.notify import retry_failed
+
+    mail = queue_mail(db, "x@example.be", "nl", "reset", NOW, **CONTEXT)
+    db.flush()
+    moment = NOW
+    for wait in (*BACKOFF_MINUTES, 0):
+        send_due(db, _settings(1), moment)
+        moment += timedelta(minutes=wait)
+    assert mail.status == "failed" and mail.attempts == len(BACKOFF_MINUTES) + 1
+    assert send_due(db, _settings(smtp.port), moment + timedelta(days=30)) == 0  # never again
+    later = moment + timedelta(days=1)
+    assert retry_failed(db, later) == 1
+    assert (mail.status, mail.attempts, mail.next_attempt_at) == ("pending", 0, later)
+    assert send_due(db, _settings(smtp.port), later) == 1
+    assert [m["To"] for m in smtp.messages()] == ["x@example.be"] and mail.status == "sent"
+    assert retry_failed(db, later) == 0
+
+
+def test_the_dashboard_says_why_mails_failed_and_only_an_admin_sends_them_again(
+    app: Flask,
+    client: FlaskClient,
+    auth: AuthActions,
+    staff: dict[str, Any],
+    db: Session,
+    smtp: SmtpServer,
+) -> None:
+    """The admin sees each failed mail's reason, attempts and time, a staff member's address
+    but never a family's (masked) nor any body; the button needs an admin and a CSRF token."""
+    staff_mail = queue_mail(db, "organiser@example.be", "nl", "reset", NOW, **CONTEXT)
+    family_mail = queue_mail(
+        db, "fatima@example.be", "nl", "reset", NOW, **{**CONTEXT, "link": "http://x/r/s3cr3t"}
+    )
+    for mail, error in [(staff_mail, "connect: refused"), (family_mail, "550 <recipient> unknown")]:
+        mail.status, mail.attempts, mail.last_error = "failed", 7, error
+        mail.last_attempt_at = NOW - timedelta(hours=17)
+    db.flush()
+    auth.login("admin@example.be")
+    page = client.get("/manage/?lang=en").get_data(as_text=True)
+    assert "E-mails that could not be sent" in page
+    assert "organiser@example.be" in page and "connect: refused" in page
+    assert "f•••@e•••.be" in page and "550 &lt;recipient&gt; unknown" in page
+    assert "fatima" not in page.lower() and "s3cr3t" not in page and "Hallo" not in page
+    # Without a CSRF token: refused, nothing changes.
+    assert client.post("/manage/outbox/retry").status_code == 400
+    assert family_mail.status == "failed"
+    # Anyone but an admin: refused.
+    auth.logout()
+    for role in ("coordinator", "organiser", "professional", "buddy"):
+        auth.login(f"{role}@example.be")
+        token = csrf_token(client, "/manage/")
+        assert "E-mails that could not be sent" not in client.get("/manage/").get_data(as_text=True)
+        assert client.post("/manage/outbox/retry", data={"csrf_token": token}).status_code == 403
+        auth.logout()
+    db.expire_all()
+    assert {staff_mail.status, family_mail.status} == {"failed"} and smtp.received == []
+    auth.login("admin@example.be")
+    token = csrf_token(client, "/manage/")
+    app.config.update(SMTP_PORT=smtp.port)
+    try:
+        answer = client.post("/manage/outbox/retry?lang=en", data={"csrf_token": token})
+    finally:
+        app.config.update(SMTP_PORT=25)
+    assert answer.status_code == 302
+    assert sorted(m["To"] for m in smtp.messages()) == ["fatima@example.be", "organiser@example.be"]
+    db.expire_all()
+    assert (staff_mail.status, family_mail.status) == ("sent", "sent")
+    page = client.get("/manage/?lang=en").get_data(as_text=True)
+    assert "2 e-mails went back in the queue." in page and "2 e-mails sent." in page
+    assert "E-mails that could not be sent" not in page
+
+
+def test_a_mail_the_server_refuses_for_good_is_failed_at_once_and_the_others_go_on(
+    db: Session,
+) -> None:
+    """A real server that refuses one recipient for good (550) and another for now (450): the
+    first is failed at once with the server's reason (its address taken out: admins read it),
+    the second waits for its retry, the third is delivered."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    received: list[Any] = []
+
+    class Handler:
+        async def handle_RCPT(
+            self, _server: Any, _session: Any, envelope: Any, address: str, _options: Any
+        ) -> str:
+            if address == "gone@example.be":
+                return "550 5.1.1 <gone@example.be>: no such user"
+            if address == "busy@example.be":
+                return "450 4.2.1 <busy@example.be>: mailbox busy"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        gone, busy, fine = (
+            queue_mail(db, f"{who}@example.be", "nl", "reset", NOW, **CONTEXT)
+            for who in ("gone", "busy", "fine")
+        )
+        db.flush()
+        assert send_due(db, _settings(port), NOW) == 1
+    finally:
+        controller.stop()
+    assert [e.rcpt_tos for e in received] == [["fine@example.be"]]
+    db.expire_all()
+    assert (gone.status, gone.attempts) == ("failed", 1)
+    assert "550" in (gone.last_error or "") and "no such user" in (gone.last_error or "")
+    assert "gone@example.be" not in (gone.last_error or "") and "<recipient>" in (
+        gone.last_error or ""
+    )
+    assert (busy.status, busy.attempts) == ("pending", 1)
+    assert busy.next_attempt_at == NOW + timedelta(minutes=BACKOFF_MINUTES[0])
+    assert fine.status == "sent"
+
+
+def test_a_server_that_refuses_the_sign_in_is_retried_like_one_that_is_down(
+    db: Session, smtp: SmtpServer
+) -> None:
+    """STARTTLS or the login failing is the server's problem, not the mails': the worker does
+    not crash (every run would claim them again), each mail waits for its next attempt."""
+    mail = queue_mail(db, "x@example.be", "nl", "reset", NOW, **CONTEXT)
+    db.flush()
+    without_tls = SmtpSettings("127.0.0.1", smtp.port, "noreply@meegaan.test", starttls=True)
+    assert send_due(db, without_tls, NOW) == 0  # the test server offers no STARTTLS
+    assert (mail.status, mail.attempts) == ("pending", 1)
+    assert (mail.last_error or "").startswith("sign-in: ")
+    assert mail.next_attempt_at == NOW + timedelta(minutes=BACKOFF_MINUTES[0])
+    assert smtp.received == []

@@ -19,6 +19,7 @@ from ..editing import EditSettings
 from ..freshness import FreshnessSettings, confirm_stamp
 from ..geo import GeocoderSettings
 from ..models import AccompanimentRequest, Activity, RequestOffer
+from ..notify import SmtpSettings
 from ..search import SearchSettings
 from .i18n import locale_code as locale_code  # the page's language; kept in i18n.py
 
@@ -177,6 +178,18 @@ def edit_settings() -> EditSettings:
         ),
         low_cost_max_eur=cfg["LOW_COST_MAX_EUR"],
         horizon_weeks=cfg["OCCURRENCE_WEEKS"],
+    )
+
+
+def smtp_settings() -> SmtpSettings:
+    cfg = current_app.config
+    return SmtpSettings(
+        host=cfg["SMTP_HOST"],
+        port=cfg["SMTP_PORT"],
+        sender=cfg["MAIL_FROM"],
+        username=cfg["SMTP_USERNAME"],
+        password=cfg["SMTP_PASSWORD"],
+        starttls=cfg["SMTP_STARTTLS"],
     )
 
 

@@ -27,13 +27,16 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from .. import taxonomy
 from ..accounts import MIN_PASSWORD_LENGTH
+from ..text import one_line
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 
 
-def _strip(value: str | None) -> str | None:
-    """Phones often add a space after an address picked from autocomplete."""
-    return value.strip() if isinstance(value, str) else value
+def _one_line(value: str | None) -> str | None:
+    """A single-line field's value on one line, trimmed: phones often add a space after an
+    address picked from autocomplete, and a raw POST can put a line break in a title that would
+    end a mail's subject header. Multi-line fields (TextAreaField) keep their lines."""
+    return one_line(value).strip() if isinstance(value, str) else value
 
 
 class NumberField(DecimalField):  # type: ignore[misc]
@@ -54,7 +57,7 @@ class NumberField(DecimalField):  # type: ignore[misc]
 def _email_field(label: str) -> EmailField:
     return EmailField(
         label,
-        filters=[_strip],
+        filters=[_one_line],
         validators=[
             DataRequired(message=_l("Type your e-mail address.")),
             Length(max=254, message=_l("This e-mail address is too long.")),
@@ -99,7 +102,7 @@ class InviteForm(FlaskForm):  # type: ignore[misc]
     email = _email_field(_l("E-mail address"))
     display_name = StringField(
         _l("Name"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[
             DataRequired(message=_l("Type the person's name.")),
             Length(max=100, message=_l("Use at most %(max)d characters.", max=100)),
@@ -130,7 +133,7 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
 
     title = StringField(
         _l("Name of the activity"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[
             DataRequired(message=_l("Give the activity a name.")),
             Length(max=200, message=_l("Use at most %(max)d characters.", max=200)),
@@ -138,7 +141,7 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
     )
     summary = StringField(
         _l("In one sentence: what happens?"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[Length(max=500, message=_l("Use at most %(max)d characters.", max=500))],
     )
     description = TextAreaField(
@@ -152,12 +155,12 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
     )
     street = StringField(
         _l("Street and number"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[Length(max=200, message=_l("Use at most %(max)d characters.", max=200))],
     )
     postcode = StringField(
         _l("Postcode"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[
             DataRequired(message=_l("Type the postcode.")),
             Regexp(r"^\d{4}$", message=_l("A Belgian postcode has 4 digits.")),
@@ -183,14 +186,14 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
     cost_amount = NumberField(_l("Price in euro"), places=2, validators=[Optional()])
     cost_note = StringField(
         _l("Anything else people might pay for?"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[Length(max=300, message=_l("Use at most %(max)d characters.", max=300))],
     )
     tags = MultiCheckboxField(_l("What is true for this activity?"))
     languages = MultiCheckboxField(_l("Languages spoken at the activity"))
     professional_contact = StringField(
         _l("Contact for social workers"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[Length(max=300, message=_l("Use at most %(max)d characters.", max=300))],
     )
     referral_capacity = IntegerField(
@@ -228,7 +231,7 @@ class ActivityForm(FlaskForm):  # type: ignore[misc]
 class OrganisationForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
         _l("Name of the organisation"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[
             DataRequired(message=_l("Type the name.")),
             Length(max=200, message=_l("Use at most %(max)d characters.", max=200)),
@@ -237,17 +240,17 @@ class OrganisationForm(FlaskForm):  # type: ignore[misc]
     kind = SelectField(_l("Kind of organisation"))
     street = StringField(
         _l("Street and number"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[Length(max=200, message=_l("Use at most %(max)d characters.", max=200))],
     )
     postcode = StringField(
         _l("Postcode"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[Optional(), Regexp(r"^\d{4}$", message=_l("A Belgian postcode has 4 digits."))],
     )
     contact_email = EmailField(
         _l("E-mail address"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[
             Optional(),
             Length(max=254, message=_l("This e-mail address is too long.")),
@@ -259,12 +262,12 @@ class OrganisationForm(FlaskForm):  # type: ignore[misc]
     )
     contact_phone = StringField(
         _l("Phone"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[Length(max=40, message=_l("Use at most %(max)d characters.", max=40))],
     )
     website = StringField(
         _l("Website"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[Length(max=300, message=_l("Use at most %(max)d characters.", max=300))],
     )
 
@@ -272,7 +275,7 @@ class OrganisationForm(FlaskForm):  # type: ignore[misc]
 class HolidayForm(FlaskForm):  # type: ignore[misc]
     name = StringField(
         _l("Name"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[
             DataRequired(message=_l("Type the name.")),
             Length(max=100, message=_l("Use at most %(max)d characters.", max=100)),
@@ -291,16 +294,16 @@ class FamilyForm(FlaskForm):  # type: ignore[misc]
     The rules in finder.accompaniment check it; these fields only carry what was typed."""
 
     session = RadioField(_l("Which day?"), validate_choice=False)
-    name = StringField(_l("Your first name or a nickname"), filters=[_strip])
+    name = StringField(_l("Your first name or a nickname"), filters=[_one_line])
     channel = RadioField(_l("How can we reach you?"), validate_choice=False)
-    contact = StringField(_l("Phone number or e-mail address"), filters=[_strip])
+    contact = StringField(_l("Phone number or e-mail address"), filters=[_one_line])
     language = SelectField(_l("Which language do you speak best?"), validate_choice=False)
-    adults = StringField(_l("Adults"), filters=[_strip], default="1")
-    children = StringField(_l("Children"), filters=[_strip], default="0")
+    adults = StringField(_l("Adults"), filters=[_one_line], default="1")
+    children = StringField(_l("Children"), filters=[_one_line], default="0")
     note = TextAreaField(_l("Anything we should know? (optional)"))
     consent = BooleanField(_l("I agree"))
     # A field people do not see: a robot that fills it in is turned away.
-    website = StringField(_l("Leave this empty"))
+    website = StringField(_l("Leave this empty"), filters=[_one_line])
 
     def fill_choices(self, sessions: list[tuple[str, str]]) -> None:
         self.session.choices = [*sessions, ("any", _l("Any of the next times"))]
@@ -316,15 +319,15 @@ class FamilyForm(FlaskForm):  # type: ignore[misc]
 class ReferralForm(FamilyForm):
     """A professional's "go together" referral: the family fields plus who goes along."""
 
-    name = StringField(_l("First name or nickname of the family"), filters=[_strip])
+    name = StringField(_l("First name or nickname of the family"), filters=[_one_line])
     channel = RadioField(_l("How can the family be reached? (optional)"), validate_choice=False)
-    contact = StringField(_l("Phone number or e-mail address of the family"), filters=[_strip])
+    contact = StringField(_l("Phone number or e-mail address of the family"), filters=[_one_line])
     language = SelectField(_l("Language the family speaks best"), validate_choice=False)
     locale = SelectField(_l("Language of the slip and the family's page"), validate_choice=False)
     mode = RadioField(_l("Who goes along?"), validate_choice=False)
     note = TextAreaField(_l("Note for whoever goes along (optional)"))
     share_note = TextAreaField(_l("What the family wants the organiser to know (optional)"))
-    bring = StringField(_l("What to bring (optional)"), filters=[_strip])
+    bring = StringField(_l("What to bring (optional)"), filters=[_one_line])
     consent = BooleanField(_l("The family agreed that Meegaan keeps these details"))
 
     def fill_referral_choices(
@@ -341,15 +344,15 @@ class ReferralForm(FamilyForm):
 
 class ConfirmRequestForm(FlaskForm):  # type: ignore[misc]
     session = SelectField(_l("Which session?"), validate_choice=False)
-    welcomer = StringField(_l("Who receives the family?"), filters=[_strip])
-    meeting_point = StringField(_l("Where do they meet? (optional)"), filters=[_strip])
+    welcomer = StringField(_l("Who receives the family?"), filters=[_one_line])
+    meeting_point = StringField(_l("Where do they meet? (optional)"), filters=[_one_line])
 
 
 class BuddyProfileForm(FlaskForm):  # type: ignore[misc]
     languages = MultiCheckboxField(_l("Languages you speak"))
     postcode = StringField(
         _l("Postcode where you live"),
-        filters=[_strip],
+        filters=[_one_line],
         validators=[
             DataRequired(message=_l("Type the postcode.")),
             Regexp(r"^\d{4}$", message=_l("A Belgian postcode has 4 digits.")),

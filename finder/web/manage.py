@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import accompaniment as acc
-from .. import accounts, organisations
+from .. import accounts, notify, organisations
 from ..activities import refresh_all
 from ..freshness import stale_since
 from ..models import (
@@ -32,10 +32,11 @@ from ..models import (
     User,
 )
 from .auth import account_message, expires_words, role_words, token_link
-from .common import db, freshness_settings, now_utc
+from .common import db, freshness_settings, now_utc, smtp_settings
 from .decorators import login_required, roles_required
 from .forms import HolidayForm, InviteForm, OrganisationForm
 from .i18n import gettext as _
+from .i18n import ngettext
 from .templating import endonym
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
@@ -84,9 +85,38 @@ def dashboard() -> str:
             )
         )
     waiting = acc.waiting_for(db(), user, now_utc())
+    failed = notify.failed_mails(db()) if user.role == "admin" else []
     return render_template(
-        "manage/dashboard.html", facts=facts, activities=activities, waiting=waiting
+        "manage/dashboard.html",
+        facts=facts,
+        activities=activities,
+        waiting=waiting,
+        failed_mails=failed,
     )
+
+
+@bp.post("/outbox/retry")
+@roles_required("admin")
+def retry_failed_mails() -> BaseResponse:
+    """What `flask outbox-send --retry-failed` does: the failed mails go back in the queue,
+    due now with a fresh set of attempts, and are sent straight away (what the server still
+    refuses is tried again with backoff by the outbox worker)."""
+    again = notify.retry_failed(db(), now_utc())
+    accounts.audit(db(), g.user, "mails_retried", "outbox", None, now_utc(), str(again))
+    db().commit()
+    sent = 0
+    if again:
+        while n := notify.send_due(db(), smtp_settings(), now_utc()):
+            sent += n
+    flash(
+        ngettext(
+            "%(num)d e-mail went back in the queue.",
+            "%(num)d e-mails went back in the queue.",
+            again,
+        )
+    )
+    flash(ngettext("%(num)d e-mail sent.", "%(num)d e-mails sent.", sent))
+    return redirect(url_for("manage.dashboard"))
 
 
 def _invite_form(user: User) -> InviteForm:
