@@ -24,7 +24,7 @@ def _upgrade() -> None:
 
 def _load_demo_if_empty() -> int:
     cfg = current_app.config
-    with _database().session() as session, session.begin():
+    with _database().session(write=True) as session, session.begin():
         if not demo.is_empty(session):
             return 0
         return demo.load_demo(session, now_utc(), cfg["OCCURRENCE_WEEKS"], cfg["LOW_COST_MAX_EUR"])
@@ -56,7 +56,7 @@ def setup_command() -> None:
         click.echo(f"loaded {count} demo activities")
     _refresh()
     if current_app.config["DEMO_ACCOUNTS"]:
-        with _database().session() as session, session.begin():
+        with _database().session(write=True) as session, session.begin():
             accounts = demo.create_demo_accounts(session, now_utc())
         if accounts:
             click.echo("demo accounts (development only), sign in at /login:")
@@ -69,7 +69,7 @@ def _busy(job: str) -> None:
 
 
 def _refresh() -> int:
-    with _database().session() as session, session.begin():
+    with _database().session(write=True) as session, session.begin():
         if not db.only_one(session, "occurrences-refresh"):
             _busy("occurrences-refresh")
             return 0
@@ -90,7 +90,7 @@ def occurrences_refresh_command() -> None:
 def next_sessions_command() -> None:
     """Every 15 minutes: store the next session of activities whose stored one has ended, so
     that search reads it from the activity (it looks it up among the sessions until then)."""
-    with _database().session() as session, session.begin():
+    with _database().session(write=True) as session, session.begin():
         if not db.only_one(session, "next-sessions"):
             _busy("next-sessions")
             return
@@ -114,7 +114,7 @@ def outbox_send_command(watch: bool, interval: float) -> None:
         starttls=cfg["SMTP_STARTTLS"],
     )
     while True:
-        with _database().session() as session:
+        with _database().session(write=True) as session:
             sent = notify.send_due(session, smtp, now_utc())
         if sent:
             click.echo(f"sent {sent} e-mail(s)")
@@ -133,7 +133,7 @@ def freshness_check_command() -> None:
     base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
     with (
         current_app.test_request_context(base_url=base),
-        _database().session() as session,
+        _database().session(write=True) as session,
         session.begin(),
     ):
         if not db.only_one(session, "freshness-check"):
@@ -154,7 +154,7 @@ def requests_tick_command() -> None:
     base = current_app.config["PUBLIC_BASE_URL"] or "http://127.0.0.1:5000"
     with (
         current_app.test_request_context(base_url=base),
-        _database().session() as session,
+        _database().session(write=True) as session,
         session.begin(),
     ):
         if not db.only_one(session, "requests-tick"):

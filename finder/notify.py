@@ -169,6 +169,7 @@ def send_due(session: Session, smtp: SmtpSettings, now_utc: datetime, batch: int
             client.login(smtp.username, smtp.password)
         for mail_id in claimed:
             mail = session.get_one(Outbox, mail_id)
+            session.commit()  # no transaction (nor SQLite's write lock) is held while SMTP talks
             try:
                 client.send_message(_message(mail, smtp.sender))
             except (smtplib.SMTPException, OSError) as exc:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from flask import current_app, g, request, url_for
+from flask import current_app, g, has_request_context, request, url_for
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import LanguageAccept
@@ -22,13 +24,35 @@ from .i18n import locale_code as locale_code  # the page's language; kept in i18
 LANG_COOKIE = "lang"
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def db() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
+    """The request's session, opened on first use and closed at teardown. A request that writes
+    (a form sent, or a page marked `writes`) gets a session that writes: on SQLite it queues for
+    the write lock instead of failing when another request wrote first; pages that only read stay
+    free of it, as many at once as come."""
     if "db" not in g:
         database: Database = current_app.extensions["meegaan_db"]
-        g.db = database.session()
+        g.db = database.session(write=_writes())
     session: Session = g.db
     return session
+
+
+def _writes() -> bool:
+    if not has_request_context():
+        return True  # a command: its work is to write
+    if request.method not in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "writes", False))
+
+
+def writes(view: F) -> F:
+    """Marks a page that writes although it is only read (a GET that logs who looked)."""
+    view.writes = True  # type: ignore[attr-defined]
+    return view
 
 
 def close_db(_exc: BaseException | None = None) -> None:
