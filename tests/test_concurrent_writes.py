@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -24,10 +25,10 @@ from werkzeug.serving import make_server
 
 from finder import create_app
 from finder.db import Database, scratch_postgres_database, upgrade
-from finder.models import AccompanimentRequest, ActivityReport
+from finder.models import AccompanimentRequest, ActivityReport, User
 
 from . import factories as f
-from .conftest import NOW, POSTGRES_URL
+from .conftest import NOW, PASSWORD, POSTGRES_URL
 
 AT_ONCE = 20
 NEXT = datetime(2026, 12, 9, 13, 0)  # next Wednesday's session of the factory's activity
@@ -51,6 +52,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
                 "COME_ALONG_LIMIT": "1000 per hour",
                 "COME_ALONG_LIMIT_PER_ACTIVITY": "1000 per hour",
                 "REPORT_LIMIT": "1000 per hour",
+                "LOGIN_LIMIT_PER_ADDRESS": "1000 per hour",
             }
         )
         database: Database = app.extensions["meegaan_db"]
@@ -170,3 +172,22 @@ def test_families_who_report_a_missed_session_at_the_same_moment_are_all_heard(
     )
     assert Counter(statuses) == {302: AT_ONCE}
     assert _count(app, ActivityReport) == AT_ONCE
+
+
+def test_staff_who_sign_in_at_the_same_moment_all_get_in(served: tuple[str, Flask, int]) -> None:
+    base, app, _activity_id = served
+    with app.extensions["meegaan_db"].session() as s:
+        for i in range(AT_ONCE):
+            f.user(s, f"staff{i}@example.be", "professional", signs_in=True)
+        s.commit()
+    emails = iter(f"staff{i}@example.be" for i in range(AT_ONCE))
+    started = time.perf_counter()
+    statuses = _all_at_once(
+        base,
+        "/login",
+        lambda token: {"csrf_token": token, "email": next(emails), "password": PASSWORD},
+    )
+    print(f"{AT_ONCE} sign-ins in {time.perf_counter() - started:.2f} s")
+    assert Counter(statuses) == {302: AT_ONCE}
+    with app.extensions["meegaan_db"].session() as s:
+        assert s.scalar(select(func.count(User.id)).where(User.last_login_at == NOW)) == AT_ONCE
