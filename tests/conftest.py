@@ -184,7 +184,11 @@ def staff(db: Session) -> dict[str, Any]:
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:
-    html = client.get(url).get_data(as_text=True)
+    return csrf_in(client.get(url).get_data(as_text=True), url)
+
+
+def csrf_in(html: str, url: str) -> str:
+    """The CSRF token of the form on a page."""
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
         r'name="csrf_token" value="([^"]+)"', html
     )

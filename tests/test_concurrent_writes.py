@@ -4,7 +4,6 @@ threaded server, requests released together by a barrier are each stored once, n
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import urllib.error
@@ -20,7 +19,7 @@ from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from werkzeug.serving import make_server
 
 from finder import create_app
@@ -28,7 +27,7 @@ from finder.db import Database, scratch_postgres_database, upgrade
 from finder.models import AccompanimentRequest, ActivityReport, User
 
 from . import factories as f
-from .conftest import NOW, PASSWORD, POSTGRES_URL
+from .conftest import NOW, PASSWORD, POSTGRES_URL, csrf_in, csrf_token
 
 AT_ONCE = 20
 NEXT = datetime(2026, 12, 9, 13, 0)  # next Wednesday's session of the factory's activity
@@ -95,12 +94,7 @@ class Family:
 
     def token(self, path: str) -> str:
         with self.opener.open(self.base + path, timeout=30) as response:
-            html = response.read().decode()
-        match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
-            r'name="csrf_token" value="([^"]+)"', html
-        )
-        assert match, f"no CSRF token on {path}"
-        return match.group(1)
+            return csrf_in(response.read().decode(), path)
 
     def post(self, path: str, data: dict[str, str]) -> int:
         body = urlencode(data).encode()
@@ -191,3 +185,35 @@ def test_staff_who_sign_in_at_the_same_moment_all_get_in(served: tuple[str, Flas
     assert Counter(statuses) == {302: AT_ONCE}
     with app.extensions["meegaan_db"].session() as s:
         assert s.scalar(select(func.count(User.id)).where(User.last_login_at == NOW)) == AT_ONCE
+
+
+@pytest.mark.parametrize("served", ["sqlite"], indirect=True)
+def test_pages_that_read_never_wait_for_the_write_lock(served: tuple[str, Flask, int]) -> None:
+    """Search, detail and forms read in deferred transactions (WAL: never waiting for a writer);
+    a form sent takes the lock at BEGIN."""
+    _base, app, activity_id = served
+    begins: list[str] = []
+    engine = app.extensions["meegaan_db"].engine
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("BEGIN"):
+            begins.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        client = app.test_client()
+        for url in (
+            "/activities?where=9000",
+            f"/activities/{activity_id}",
+            "/api/v1/activities?where=9000",
+            f"/activities/{activity_id}/come-along",
+        ):
+            assert client.get(url).status_code == 200, url
+        assert begins and set(begins) == {"BEGIN"}
+        token = csrf_token(client, f"/activities/{activity_id}/come-along")
+        begins.clear()
+        sent = {"csrf_token": token, "name": "Amal"}  # refused (no consent): it still reads
+        assert client.post(f"/activities/{activity_id}/come-along", data=sent).status_code == 400
+        assert begins == ["BEGIN IMMEDIATE"]
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
