@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -121,3 +124,52 @@ def test_two_workers_on_postgresql_send_every_mail_exactly_once(smtp: SmtpServer
     assert len(set(recipients)) == 120 and sum(sent) == 120
     assert all(sent), sent  # both workers did part of the work
     assert set(statuses) == {"sent"}
+
+
+def test_no_write_lock_is_held_while_smtp_talks_on_sqlite(tmp_path: Path) -> None:
+    """outbox-send writes (its transactions take SQLite's write lock at BEGIN), but a request
+    that writes while a mail is on its way, however slow the mail server, is not kept waiting."""
+    import sqlite3
+
+    from aiosmtpd.controller import Controller
+
+    from finder import create_app
+    from finder.db import upgrade
+
+    path = tmp_path / "outbox.sqlite"
+    upgrade(f"sqlite:///{path}")
+    others: list[str] = []
+
+    class Handler:
+        async def handle_DATA(self, _server: Any, _session: Any, _envelope: Any) -> str:
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)  # a request, writing
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                others.append("written")
+            except sqlite3.OperationalError as exc:
+                others.append(str(exc))
+            finally:
+                other.close()
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SMTP_PORT": port, "NOW": NOW}
+    )
+    database = app.extensions["meegaan_db"]
+    try:
+        with database.session() as s:
+            for who in ("fatima", "els"):
+                queue_mail(s, f"{who}@example.be", "nl", "reset", NOW, **CONTEXT)
+            s.commit()
+        result = app.test_cli_runner().invoke(args=["outbox-send"])
+        assert "sent 2 e-mail(s)" in result.output, result.output
+    finally:
+        controller.stop()
+        database.engine.dispose()
+    assert others == ["written", "written"]
