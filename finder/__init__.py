@@ -52,7 +52,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             app.instance_path,
         )
 
-    app.extensions["meegaan_db"] = Database(app.config["DATABASE_URL"])
+    app.extensions["meegaan_db"] = Database(
+        app.config["DATABASE_URL"], app.config["SQLITE_BUSY_SECONDS"]
+    )
     app.teardown_appcontext(common.close_db)
     babel.init_app(app, locale_selector=common.select_locale)
     compress.init_app(app)

@@ -27,7 +27,7 @@ def _upgrade() -> None:
 
 def _load_demo_if_empty() -> int:
     cfg = current_app.config
-    with _database().session() as session, session.begin():
+    with _database().session(write=True) as session, session.begin():
         if not demo.is_empty(session):
             return 0
         return demo.load_demo(session, now_utc(), cfg["OCCURRENCE_WEEKS"], cfg["LOW_COST_MAX_EUR"])
@@ -68,7 +68,7 @@ def setup_command(load_demo: bool) -> None:
             click.echo(f"loaded {count} demo activities")
     _refresh()
     if current_app.config["DEMO_ACCOUNTS"]:
-        with _database().session() as session, session.begin():
+        with _database().session(write=True) as session, session.begin():
             made = demo.create_demo_accounts(session, now_utc())
         if made:
             click.echo("demo accounts (development only), sign in at /login:")
@@ -94,7 +94,7 @@ def create_admin_command(email: str, name: str, locale: str) -> None:
     if locale not in current_app.config["LANGUAGES"]:
         raise click.BadParameter(f"one of {', '.join(current_app.config['LANGUAGES'])}")
     try:
-        with _database().session() as session, session.begin():
+        with _database().session(write=True) as session, session.begin():
             made = accounts.create_admin(
                 session, email, name, locale, now_utc(), FIRST_ADMIN_LINK_TTL
             )
@@ -114,7 +114,7 @@ def _busy(job: str) -> None:
 
 
 def _refresh() -> int:
-    with _database().session() as session, session.begin():
+    with _database().session(write=True) as session, session.begin():
         if not db.only_one(session, "occurrences-refresh"):
             _busy("occurrences-refresh")
             return 0
@@ -135,7 +135,7 @@ def occurrences_refresh_command() -> None:
 def next_sessions_command() -> None:
     """Every 15 minutes: store the next session of activities whose stored one has ended, so
     that search reads it from the activity (it looks it up among the sessions until then)."""
-    with _database().session() as session, session.begin():
+    with _database().session(write=True) as session, session.begin():
         if not db.only_one(session, "next-sessions"):
             _busy("next-sessions")
             return
@@ -156,12 +156,12 @@ def outbox_send_command(watch: bool, interval: float, retry_failed: bool) -> Non
     """Send the e-mails that are due (retries with backoff; run as many workers as you like)."""
     smtp = smtp_settings()
     if retry_failed:
-        with _database().session() as session, session.begin():
+        with _database().session(write=True) as session, session.begin():
             again = notify.retry_failed(session, now_utc())
         click.echo(f"put {again} failed e-mail(s) back in the queue")
     while True:
         sent = 0
-        with _database().session() as session:
+        with _database().session(write=True) as session:
             # Every batch that is due (a retry of hundreds is more than one batch).
             while n := notify.send_due(session, smtp, now_utc()):
                 sent += n
@@ -182,7 +182,7 @@ def freshness_check_command() -> None:
     base = current_app.config["PUBLIC_BASE_URL"] or DEVELOPMENT_BASE_URL
     with (
         current_app.test_request_context(base_url=base),
-        _database().session() as session,
+        _database().session(write=True) as session,
         session.begin(),
     ):
         if not db.only_one(session, "freshness-check"):
@@ -203,7 +203,7 @@ def requests_tick_command() -> None:
     base = current_app.config["PUBLIC_BASE_URL"] or DEVELOPMENT_BASE_URL
     with (
         current_app.test_request_context(base_url=base),
-        _database().session() as session,
+        _database().session(write=True) as session,
         session.begin(),
     ):
         if not db.only_one(session, "requests-tick"):

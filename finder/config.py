@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .db import SQLITE_BUSY_SECONDS
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_TILE_ATTRIBUTION = (
@@ -46,6 +48,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": env("SECRET_KEY", ""),
         "DATABASE_URL": env("DATABASE_URL")
         or f"sqlite:///{Path(instance_path) / 'meegaan.sqlite'}",
+        "SQLITE_BUSY_SECONDS": float(env("SQLITE_BUSY_SECONDS", str(SQLITE_BUSY_SECONDS))),
         "DEFAULT_LOCALE": "nl",
         # Interface languages, Dutch first; a new one needs a catalog in translations/ too.
         "LANGUAGES": ["nl", "fr", "en", "ar", "uk", "tr", "ru", "fa"],

@@ -21,10 +21,22 @@ class Base(DeclarativeBase):
     pass
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine with SQLite made to behave: real transactions, foreign keys, WAL."""
+# SQLite's busy timeout by default (the SQLITE_BUSY_SECONDS setting): how long a transaction
+# waits for another's write lock before "database is locked". A writer holds it for one request
+# (milliseconds), so even a queue of them clears well within.
+SQLITE_BUSY_SECONDS = 10.0
+# The execution option that makes a SQLite transaction take the write lock at its BEGIN.
+_IMMEDIATE = "meegaan_sqlite_immediate"
+
+
+def make_engine(url: str, busy_seconds: float = SQLITE_BUSY_SECONDS, **kwargs: Any) -> Engine:
+    """An engine with SQLite made to behave: real transactions, foreign keys, WAL, busy timeout."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": busy_seconds},
+            **kwargs,
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -37,22 +49,39 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN")
+            # A transaction that reads, then writes, cannot wait for the write lock: when another
+            # writer committed since its first read, SQLite refuses at once ("database is locked",
+            # whatever the timeout). One that will write takes the lock at BEGIN instead, waiting
+            # its turn; readers never wait (WAL), so reading transactions stay deferred.
+            immediate = conn.get_execution_options().get(_IMMEDIATE)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
 class Database:
-    """Holds the engine and the session factory of one app."""
+    """Holds the engine and the session factories of one app: one for work that only reads, one
+    for work that writes (on SQLite its transactions take the write lock first; on PostgreSQL,
+    whose locks are per row, the two work alike). A session's `info["writes"]` says which."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, busy_seconds: float = SQLITE_BUSY_SECONDS) -> None:
         self.url = url
-        self.engine = make_engine(url)
-        self.sessionmaker = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self.engine = make_engine(url, busy_seconds)
+        self.sessionmaker = sessionmaker(
+            bind=self.engine, expire_on_commit=False, info={"writes": False}
+        )
+        self.write_engine = self.engine
+        if self.engine.dialect.name == "sqlite":
+            self.write_engine = self.engine.execution_options(**{_IMMEDIATE: True})
+        self.writer = sessionmaker(
+            bind=self.write_engine, expire_on_commit=False, info={"writes": True}
+        )
 
-    def session(self) -> Session:
-        return self.sessionmaker()
+    def session(self, write: bool = False) -> Session:
+        """A session; `write` when its work writes (then, on SQLite, each transaction waits for
+        the write lock at its start rather than failing when it first writes)."""
+        return self.writer() if write else self.sessionmaker()
 
 
 def alembic_config(url: str) -> Any:

@@ -187,6 +187,7 @@ def send_due(session: Session, smtp: SmtpSettings, now_utc: datetime, batch: int
                 _give_up(session, mail_id, _without_address(reason, address), now_utc)
                 session.commit()
                 continue
+            session.commit()  # no transaction (nor SQLite's write lock) is held while SMTP talks
             try:
                 client.send_message(message)
             except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError) as exc:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g, has_request_context, request
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
+from sqlalchemy import event
+from sqlalchemy.orm import ORMExecuteState, Session
 from werkzeug.test import TestResponse
 
 from finder import create_app
@@ -35,6 +36,25 @@ POSTGRES_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def _writes_in_a_reading_page(session: Session) -> None:
+    """A page whose session only reads must not write: on SQLite its write would fail when another
+    request wrote first (finder/web/common.py: mark such a page `writes`)."""
+    if has_request_context() and g.get("db") is session and not session.info.get("writes"):
+        raise AssertionError(f"{request.method} {request.path} wrote with a reading session")
+
+
+@event.listens_for(Session, "before_flush")
+def _no_flush_in_a_reading_page(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.deleted or any(session.is_modified(o) for o in session.dirty):
+        _writes_in_a_reading_page(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_statement_in_a_reading_page(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _writes_in_a_reading_page(state.session)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -76,7 +96,8 @@ def db(app: Flask) -> Iterator[Session]:
     database: Database = app.extensions["meegaan_db"]
     connection = database.engine.connect()
     transaction = connection.begin()
-    database.sessionmaker.configure(bind=connection, join_transaction_mode="create_savepoint")
+    for maker in (database.sessionmaker, database.writer):
+        maker.configure(bind=connection, join_transaction_mode="create_savepoint")
     session = database.session()
     try:
         yield session
@@ -85,6 +106,7 @@ def db(app: Flask) -> Iterator[Session]:
         transaction.rollback()
         connection.close()
         database.sessionmaker.configure(bind=database.engine)
+        database.writer.configure(bind=database.write_engine)
 
 
 @pytest.fixture()
@@ -167,7 +189,11 @@ def staff(db: Session) -> dict[str, Any]:
 
 
 def csrf_token(client: FlaskClient, url: str) -> str:
-    html = client.get(url).get_data(as_text=True)
+    return csrf_in(client.get(url).get_data(as_text=True), url)
+
+
+def csrf_in(html: str, url: str) -> str:
+    """The CSRF token of the form on a page."""
     match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
         r'name="csrf_token" value="([^"]+)"', html
     )

@@ -36,6 +36,28 @@ def test_sign_in_and_out(client: FlaskClient, auth: AuthActions, staff: dict[str
     assert client.get("/manage/").status_code == 302
 
 
+def test_a_password_checked_before_the_account_changed_does_not_sign_in(
+    db: Session, staff: dict[str, Any]
+) -> None:
+    """The password is checked outside the write transaction (Argon2 is slow): an account
+    closed or given a new password in the meantime is refused when the sign-in is recorded."""
+    from finder import accounts
+
+    user = staff["professional"]
+    checked = accounts.check_password(db, user.email, PASSWORD)
+    assert checked == (user.id, user.password_hash)
+    assert accounts.check_password(db, user.email, "niet het wachtwoord") is None
+    user.password_hash = accounts.hash_password("een ander lang wachtwoord")
+    assert accounts.record_login(db, checked, PASSWORD, NOW) is None
+    assert user.last_login_at is None
+    user.password_hash = checked[1]
+    user.active = False
+    assert accounts.record_login(db, checked, PASSWORD, NOW) is None
+    user.active = True
+    assert accounts.record_login(db, checked, PASSWORD, NOW) is user
+    assert user.last_login_at == NOW
+
+
 def test_wrong_password_says_so_without_telling_which(
     client: FlaskClient, auth: AuthActions, staff: dict[str, Any]
 ) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -356,3 +358,52 @@ def test_a_server_that_refuses_the_sign_in_is_retried_like_one_that_is_down(
     assert (mail.last_error or "").startswith("sign-in: ")
     assert mail.next_attempt_at == NOW + timedelta(minutes=BACKOFF_MINUTES[0])
     assert smtp.received == []
+
+
+def test_no_write_lock_is_held_while_smtp_talks_on_sqlite(tmp_path: Path) -> None:
+    """outbox-send writes (its transactions take SQLite's write lock at BEGIN), but a request
+    that writes while a mail is on its way, however slow the mail server, is not kept waiting."""
+    import sqlite3
+
+    from aiosmtpd.controller import Controller
+
+    from finder import create_app
+    from finder.db import upgrade
+
+    path = tmp_path / "outbox.sqlite"
+    upgrade(f"sqlite:///{path}")
+    others: list[str] = []
+
+    class Handler:
+        async def handle_DATA(self, _server: Any, _session: Any, _envelope: Any) -> str:
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)  # a request, writing
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+                others.append("written")
+            except sqlite3.OperationalError as exc:
+                others.append(str(exc))
+            finally:
+                other.close()
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    app = create_app(
+        {"TESTING": True, "DATABASE_URL": f"sqlite:///{path}", "SMTP_PORT": port, "NOW": NOW}
+    )
+    database = app.extensions["meegaan_db"]
+    try:
+        with database.session() as s:
+            for who in ("fatima", "els"):
+                queue_mail(s, f"{who}@example.be", "nl", "reset", NOW, **CONTEXT)
+            s.commit()
+        result = app.test_cli_runner().invoke(args=["outbox-send"])
+        assert "sent 2 e-mail(s)" in result.output, result.output
+    finally:
+        controller.stop()
+        database.engine.dispose()
+    assert others == ["written", "written"]

@@ -21,6 +21,7 @@ from flask_babel import force_locale
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import accounts
+from ..db import Database
 from ..models import User
 from ..schedule import to_local
 from . import limits
@@ -110,7 +111,14 @@ def login() -> str | BaseResponse | tuple[str, int, dict[str, str]]:
         wait = limits.login_wait(form.email.data)
         user = None
         if not wait:
-            user = accounts.authenticate(db(), form.email.data, form.password.data, now_utc())
+            # The password is checked in a session of its own that only reads, before the
+            # request's transaction starts: on SQLite that one holds the write lock, and Argon2
+            # is slow.
+            database: Database = current_app.extensions["meegaan_db"]
+            with database.session() as reading:
+                checked = accounts.check_password(reading, form.email.data, form.password.data)
+            if checked is not None:
+                user = accounts.record_login(db(), checked, form.password.data, now_utc())
         if user is not None:
             limits.login_succeeded(form.email.data)
             accounts.audit(db(), user, "login", "user", user.id, now_utc())

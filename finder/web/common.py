@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from flask import current_app, g, has_request_context, request, url_for
@@ -48,13 +49,35 @@ def parse_id(value: str | None) -> int | None:
     return number if 1 <= number <= MAX_ID else None
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 def db() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
+    """The request's session, opened on first use and closed at teardown. A request that writes
+    (a form sent, or a page marked `writes`) gets a session that writes: on SQLite it queues for
+    the write lock instead of failing when another request wrote first; pages that only read stay
+    free of it, as many at once as come."""
     if "db" not in g:
         database: Database = current_app.extensions["meegaan_db"]
-        g.db = database.session()
+        g.db = database.session(write=_writes())
     session: Session = g.db
     return session
+
+
+def _writes() -> bool:
+    if not has_request_context():
+        return True  # a command: its work is to write
+    if request.method not in SAFE_METHODS:
+        return True
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "writes", False))
+
+
+def writes(view: F) -> F:
+    """Marks a page that writes although it is only read (a GET that logs who looked)."""
+    view.writes = True  # type: ignore[attr-defined]
+    return view
 
 
 def close_db(_exc: BaseException | None = None) -> None:

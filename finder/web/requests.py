@@ -45,6 +45,7 @@ from .common import (
     parse_id,
     public_url,
     request_settings,
+    writes,
 )
 from .decorators import roles_required
 from .forms import BuddyProfileForm, ConfirmRequestForm, ReferralForm
@@ -132,6 +133,7 @@ def _figures() -> dict[str, Any]:
 
 
 @bp.get("/requests/<int:request_id>")
+@writes  # who saw a family's details is logged
 @roles_required(*INVOLVED)
 def detail(request_id: int) -> str:
     found, involvement = _request(request_id)
