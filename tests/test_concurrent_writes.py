@@ -47,6 +47,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
                 "PAGE_CACHE": "off",
                 "MAP_TILE_URL": "/static/img/tile.png",
                 "SESSION_COOKIE_SECURE": False,
+                "TRUSTED_HOSTS": ["127.0.0.1", "localhost"],  # HTTP on loopback, test client
                 # Only the database may stand in the way here.
                 "COME_ALONG_LIMIT": "1000 per hour",
                 "COME_ALONG_LIMIT_PER_ACTIVITY": "1000 per hour",
