@@ -143,7 +143,11 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "REQUEST_PURGE_DAYS": int(env("REQUEST_PURGE_DAYS", "90")),
         "REQUEST_EXPIRE_DAYS": int(env("REQUEST_EXPIRE_DAYS", "30")),
         "FOLLOWUP_DAYS": [int(x) for x in env("FOLLOWUP_DAYS", "28,91").split(",") if x.strip()],
-        "COME_ALONG_LIMIT": env("COME_ALONG_LIMIT", "5 per hour"),
+        # Accepted come-along forms (refused ones never count): from one connection (a burst;
+        # a community centre's wifi is shared), from one phone number or e-mail address, for
+        # one activity. A limit shows the form again as typed, with an honest wait.
+        "COME_ALONG_LIMIT": env("COME_ALONG_LIMIT", "10 per 10 minutes"),
+        "COME_ALONG_LIMIT_PER_CONTACT": env("COME_ALONG_LIMIT_PER_CONTACT", "3 per day"),
         "COME_ALONG_LIMIT_PER_ACTIVITY": env("COME_ALONG_LIMIT_PER_ACTIVITY", "30 per day"),
         "ANSWER_DAYS": int(env("ANSWER_DAYS", "3")),  # a coordinator answers a family within
         "PHONE_REGION": env("PHONE_REGION", "BE"),

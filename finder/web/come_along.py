@@ -20,15 +20,16 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_timedelta
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import accompaniment as acc
 from ..models import AccompanimentRequest, Activity
+from . import limits
 from .common import WebLinks, db, locale_code, now_utc, public_url, request_settings
 from .forms import FamilyForm
 from .i18n import gettext as _
-from .limits import limiter
 from .public import _published
 from .request_words import session_day
 
@@ -114,20 +115,47 @@ def family_input(form: FamilyForm, contact_required: bool = True) -> acc.FamilyI
     )
 
 
-def _per_activity() -> str:
-    return "come-along-activity:" + str((request.view_args or {}).get("activity_id"))
+def _quotas(activity: Activity, contact: str | None) -> list[limits.Quota]:
+    """What an accepted come-along form counts against (web/limits.py): the same contact, the
+    same activity, a burst from one connection."""
+    cfg = current_app.config
+    quotas = [
+        limits.Quota("activity", cfg["COME_ALONG_LIMIT_PER_ACTIVITY"], str(activity.id)),
+        limits.Quota("address", cfg["COME_ALONG_LIMIT"], request.remote_addr or ""),
+    ]
+    if contact:
+        quotas.insert(0, limits.Quota("contact", cfg["COME_ALONG_LIMIT_PER_CONTACT"], contact))
+    return quotas
+
+
+def _wait_message(kind: str, seconds: int) -> str:
+    """An honest wait, in the family's language, for a quota that is used up."""
+    wait = format_timedelta(timedelta(seconds=seconds), threshold=1.0)
+    if kind == "contact":
+        return _(
+            "You already asked several times with this phone number or e-mail address. "
+            "The coordinator will contact you. To ask again, wait %(wait)s.",
+            wait=wait,
+        )
+    if kind == "activity":
+        return _(
+            "Many families asked for this activity today. Please send your question again "
+            "in %(wait)s. Everything you typed is still here.",
+            wait=wait,
+        )
+    return _(
+        "Many questions were sent from this connection just now. Please wait %(wait)s and "
+        "send again. Everything you typed is still here.",
+        wait=wait,
+    )
 
 
 @bp.route("/activities/<int:activity_id>/come-along", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["COME_ALONG_LIMIT"], methods=["POST"])
-@limiter.limit(
-    lambda: current_app.config["COME_ALONG_LIMIT_PER_ACTIVITY"],
-    key_func=_per_activity,
-    methods=["POST"],
-)
-def ask(activity_id: int) -> str | BaseResponse | tuple[str, int]:
+def ask(activity_id: int) -> str | BaseResponse | tuple[str, int, dict[str, str]]:
     activity = _published(activity_id)
     form = FamilyForm()
+    limited = ""
+    headers: dict[str, str] = {}
     choices = session_choices(activity)
     form.fill_choices(choices)
     if request.method == "GET":
@@ -148,16 +176,23 @@ def ask(activity_id: int) -> str | BaseResponse | tuple[str, int]:
             if "session" in exc.errors:  # a stale date: offer the next ones again
                 form.session.data = choices[0][0] if choices else "any"
         else:
-            _created, raw = acc.create(
-                db(), activity, data, checked, "buddy", locale_code(), now_utc(), WebLinks()
-            )
-            db().commit()
-            flash(_("Thank you. Your question is sent."))
-            return redirect(url_for("come_along.status", token=raw, lang=locale_code()))
-    status = 400 if request.method == "POST" else 200
+            quotas = _quotas(activity, checked.contact)
+            exhausted = limits.quota_exhausted(quotas)
+            if exhausted is None:
+                _created, raw = acc.create(
+                    db(), activity, data, checked, "buddy", locale_code(), now_utc(), WebLinks()
+                )
+                db().commit()
+                limits.spend(quotas)
+                flash(_("Thank you. Your question is sent."))
+                return redirect(url_for("come_along.status", token=raw, lang=locale_code()))
+            quota, seconds = exhausted
+            limited = _wait_message(quota.kind, seconds)
+            headers["Retry-After"] = str(seconds)
+    status = 429 if limited else 400 if request.method == "POST" else 200
     return render_template(
-        "come_along/form.html", activity=activity, form=form, no_dates=not choices
-    ), status
+        "come_along/form.html", activity=activity, form=form, no_dates=not choices, limited=limited
+    ), status, headers
 
 
 def _by_token(token: str) -> AccompanimentRequest:

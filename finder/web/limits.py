@@ -8,12 +8,15 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 from flask import Response, current_app, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
+from limits import parse
 from limits.storage import MemoryStorage, Storage
+from limits.strategies import FixedWindowRateLimiter
 
 # No X-RateLimit-* headers on every form's answer (Flask-Limiter would also put the window's
 # reset in a Retry-After of answers that were not limited): a refusal says when to come back
@@ -121,3 +124,49 @@ def login_succeeded(email: str) -> None:
         storage.clear(wait_key)
 
     _with_store(forget)
+
+
+# --- quotas of forms that were accepted ---------------------------------------------------------
+# A family's come-along form is limited by what abuse looks like (the same contact asking again
+# and again, one activity flooded, a burst from one connection), never by a shared address
+# alone: families send from a community centre's wifi, and a volunteer helps several families
+# on one tablet. Only forms that were accepted count; a limit shows the form again, as typed.
+
+
+@dataclass(frozen=True)
+class Quota:
+    """One limit ("3 per day", a setting) on one thing (a contact, an activity, an address)."""
+
+    kind: str  # what it limits: names the message and the key
+    limit: str
+    subject: str  # the contact, activity or address (hashed into the key)
+
+    def key(self) -> str:
+        digest = hashlib.sha256(self.subject.encode()).hexdigest()[:32]
+        return f"meegaan/quota/{self.kind}/{digest}"
+
+
+def quota_exhausted(quotas: list[Quota]) -> tuple[Quota, int] | None:
+    """The first quota that is used up, with the seconds until it frees up; None: go ahead."""
+
+    def check(storage: Storage) -> tuple[Quota, int] | None:
+        window = FixedWindowRateLimiter(storage)
+        for quota in quotas:
+            item = parse(quota.limit)
+            if not window.test(item, quota.key()):
+                reset = window.get_window_stats(item, quota.key()).reset_time
+                return quota, max(1, math.ceil(reset - time.time()))
+        return None
+
+    return _with_store(check)
+
+
+def spend(quotas: list[Quota]) -> None:
+    """Count an accepted form against each of its quotas."""
+
+    def hit(storage: Storage) -> None:
+        window = FixedWindowRateLimiter(storage)
+        for quota in quotas:
+            window.hit(parse(quota.limit), quota.key())
+
+    _with_store(hit)
