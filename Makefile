@@ -28,10 +28,18 @@ translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $
 
 translations: $(COMPILED)
 
-# A developer's machine: plain http, demo accounts (printed by setup), mail to a local SMTP server.
+# A developer's machine: plain http, demo data and accounts (printed by setup). Mail is sent by
+# an outbox worker to a mail server of our own on 127.0.0.1:$(SMTP_PORT), which keeps each mail in
+# instance/mail/ (read it at /manage/mail); all three stop together.
+SMTP_PORT ?= 8025
 run: export MEEGAAN_ENV ?= development
+run: export SMTP_HOST = 127.0.0.1
+run: export SMTP_PORT := $(SMTP_PORT)
 run: install translations
 	$(FLASK) setup
+	trap 'kill $$(jobs -p) 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/python scripts/devmail.py --port $(SMTP_PORT) & \
+	$(FLASK) outbox-send --watch & \
 	$(FLASK) run --host 127.0.0.1 --port $(PORT)
 
 chromium:

@@ -87,6 +87,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(editor.bp)
     app.register_blueprint(come_along.bp)
     app.register_blueprint(requests.bp)
+    if app.config["ENVIRONMENT"] == "development":
+        from .web import caught_mail
+
+        app.register_blueprint(caught_mail.bp)
     cli.init_app(app)
     if app.config["PROXY_COUNT"]:
         # Outermost, so that the front cache and the rate limits see the visitor's address and

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from datetime import timedelta
 
 import click
@@ -160,14 +161,25 @@ def outbox_send_command(watch: bool, interval: float, retry_failed: bool) -> Non
             again = notify.retry_failed(session, now_utc())
         click.echo(f"put {again} failed e-mail(s) back in the queue")
     while True:
-        sent = 0
+        sent, now = 0, now_utc()
         with _database().session(write=True) as session:
             # Every batch that is due (a retry of hundreds is more than one batch).
-            while n := notify.send_due(session, smtp, now_utc()):
+            while n := notify.send_due(session, smtp, now):
                 sent += n
+            problems = notify.not_sent_at(session, now)
         if sent:
             click.echo(f"sent {sent} e-mail(s)")
+        if problems:
+            reasons = Counter(problems).most_common(3)
+            click.echo(
+                f"could not send {len(problems)} e-mail(s) "
+                f"(mail server {smtp.host}:{smtp.port}): "
+                + "; ".join(f"{reason} ({count}x)" for reason, count in reasons),
+                err=True,
+            )
         if not watch:
+            if problems and not sent:
+                sys.exit(1)  # nothing could be sent: whoever runs it must know
             return
         time.sleep(interval)
 

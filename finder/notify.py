@@ -14,7 +14,7 @@ from typing import Any
 
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import Text, select, type_coerce, update
+from sqlalchemy import Text, func, select, type_coerce, update
 from sqlalchemy.orm import Session
 
 from .models import Outbox, User
@@ -260,6 +260,28 @@ def _give_up(session: Session, mail_id: int, error: str, now_utc: datetime) -> N
             last_attempt_at=now_utc,
         )
         .execution_options(synchronize_session="fetch")
+    )
+
+
+def not_sent_at(session: Session, moment: datetime) -> list[str]:
+    """Why each mail tried at `moment` (one round of the worker) was not sent: what
+    `outbox-send` tells whoever runs it."""
+    return list(
+        session.scalars(
+            select(Outbox.last_error).where(
+                Outbox.last_attempt_at == moment, Outbox.status != "sent"
+            )
+        )
+    )
+
+
+def retrying(session: Session) -> int:
+    """Mails that could not be sent yet and wait for their next attempt (not failed yet)."""
+    return (
+        session.scalar(
+            select(func.count(Outbox.id)).where(Outbox.status == "pending", Outbox.attempts > 0)
+        )
+        or 0
     )
 
 

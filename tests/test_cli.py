@@ -494,3 +494,92 @@ def test_outbox_send_retry_failed_sends_the_mails_that_gave_up(
     assert sorted(m["To"] for m in smtp.messages()) == ["a@example.be", "b@example.be"]
     db.expire_all()
     assert [(m.status, m.attempts) for m in mails] == [("sent", 1), ("sent", 1)]
+
+
+def test_outbox_send_says_what_it_could_not_send_and_fails_when_nothing_went(
+    app: Flask, db: Session, smtp: SmtpServer
+) -> None:
+    """A mail server that is not there is not a silent success: the reason is printed and the
+    command exits non-zero, so cron or the developer sees it."""
+    import socket
+
+    queue_mail(db, "a@example.be", "nl", "reset", NOW, name="A", link="http://x/", expires="morgen")
+    db.flush()
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    runner = app.test_cli_runner()
+    app.config.update(SMTP_PORT=closed)
+    try:
+        result = runner.invoke(args=["outbox-send"])
+    finally:
+        app.config.update(SMTP_PORT=25)
+    assert result.exit_code == 1
+    assert "could not send 1 e-mail(s)" in result.output and "connect:" in result.output
+    assert db.scalar(select(Outbox.status)) == "pending"  # tried again later
+
+
+def test_mail_on_a_developers_computer_is_kept_and_readable_by_an_admin(
+    app: Flask, db: Session, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`make run`'s mail server keeps each mail as a file; /manage/mail shows them to an admin
+    in development, and the page does not exist in production."""
+    import importlib.util
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    from finder.notify import SmtpSettings, send_due
+
+    from .conftest import AuthActions, _password_hash
+
+    spec = importlib.util.spec_from_file_location(
+        "devmail", Path(__file__).resolve().parent.parent / "scripts" / "devmail.py"
+    )
+    assert spec and spec.loader
+    devmail = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(devmail)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(devmail.KeepAsFiles(tmp_path / "mail"), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        context = {"name": "A", "link": "http://x/r", "expires": "demain"}
+        queue_mail(db, "a@example.be", "fr", "reset", NOW, **context)
+        db.flush()
+        assert send_due(db, SmtpSettings("127.0.0.1", port, "noreply@meegaan.test"), NOW) == 1
+    finally:
+        controller.stop()
+    (kept,) = list((tmp_path / "mail").glob("*.eml"))
+
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    dev = create_app({**app.config, "ENVIRONMENT": "development"})
+    dev.extensions["meegaan_db"] = app.extensions["meegaan_db"]
+    from finder.models import User
+
+
+    db.add(
+        User(
+            email="dev-admin@example.be",
+            password_hash=_password_hash(),
+            display_name="Dev",
+            role="admin",
+            preferred_locale="nl",
+            active=True,
+            session_version=1,
+            created_at=NOW,
+        )
+    )
+    db.flush()
+    client = dev.test_client()
+    assert client.get("/manage/mail/").status_code == 302  # staff only
+    AuthActions(client).login("dev-admin@example.be")
+    listing = client.get("/manage/mail/?lang=en").get_data(as_text=True)
+    assert "Choisissez un nouveau mot de passe pour Meegaan" in listing
+    one = client.get(f"/manage/mail/{kept.name}").get_data(as_text=True)
+    assert "http://x/r" in one
+    assert client.get("/manage/mail/..%2Fdata.key").status_code == 404
+    production = app.test_client()
+    AuthActions(production).login("dev-admin@example.be")
+    assert production.get("/manage/mail/").status_code == 404

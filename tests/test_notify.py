@@ -407,3 +407,19 @@ def test_no_write_lock_is_held_while_smtp_talks_on_sqlite(tmp_path: Path) -> Non
         controller.stop()
         database.engine.dispose()
     assert others == ["written", "written"]
+
+
+def test_the_dashboard_counts_mails_still_being_retried(
+    app: Flask, db: Session, staff: dict[str, Any]
+) -> None:
+    """Not "0 e-mails failed" while every mail waits on a server that is down."""
+    from .conftest import AuthActions
+
+    mail = queue_mail(db, "x@example.be", "nl", "reset", NOW, **CONTEXT)
+    db.flush()
+    assert send_due(db, _settings(1), NOW) == 0  # nobody listens on port 1
+    assert (mail.status, mail.attempts) == ("pending", 1)
+    admin = app.test_client()
+    AuthActions(admin).login("admin@example.be")
+    page = admin.get("/manage/?lang=en").get_data(as_text=True)
+    assert "1 e-mail is waiting to be tried again" in page

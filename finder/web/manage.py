@@ -75,6 +75,7 @@ def dashboard() -> str:
         facts["mails_failed"] = (
             db().scalar(select(func.count(Outbox.id)).where(Outbox.status == "failed")) or 0
         )
+        facts["mails_retrying"] = notify.retrying(db())
     activities = []
     if user.organisation_id is not None:
         activities = list(
