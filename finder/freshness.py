@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,7 +12,7 @@ from sqlalchemy.orm import Session
 from .accounts import audit
 from .activities import refresh_occurrences
 from .models import Activity, ActivityReport, AuditEvent, User
-from .notify import queue_mail
+from .organisations import tell_organisers
 from .search import Listing
 
 
@@ -39,35 +38,6 @@ def confirmed_before(activity: Activity | Listing, moment: datetime) -> bool:
     return confirmed <= moment
 
 
-def _organisers(session: Session, activity: Activity) -> list[User]:
-    return list(
-        session.scalars(
-            select(User).where(
-                User.organisation_id == activity.organisation_id,
-                User.role == "organiser",
-                User.active.is_(True),
-            )
-        )
-    )
-
-
-def _tell_organisers(
-    session: Session, activity: Activity, template: str, now_utc: datetime, **context: Any
-) -> None:
-    """Queue one mail per active organiser of the activity's organisation, in their language."""
-    for user in _organisers(session, activity):
-        queue_mail(
-            session,
-            user.email,
-            user.preferred_locale,
-            template,
-            now_utc,
-            name=user.display_name,
-            title=activity.title,
-            **context,
-        )
-
-
 def check_all(
     session: Session,
     now_utc: datetime,
@@ -82,7 +52,7 @@ def check_all(
             activity.status = "paused"
             activity.updated_at = now_utc
             refresh_occurrences(session, activity, now_utc, settings.horizon_weeks)
-            _tell_organisers(
+            tell_organisers(
                 session, activity, "paused_stale", now_utc, link=confirm_link(activity)
             )
             audit(session, None, "activity_paused_stale", "activity", activity.id, now_utc)
@@ -90,7 +60,7 @@ def check_all(
         elif (
             age >= timedelta(days=settings.ask_after_days) and activity.confirm_requested_at is None
         ):
-            _tell_organisers(
+            tell_organisers(
                 session, activity, "still_correct", now_utc, link=confirm_link(activity)
             )
             activity.confirm_requested_at = now_utc
@@ -151,7 +121,7 @@ def report_not_happening(
     """A family says a session did not take place: store it and alert the organisers."""
     report = ActivityReport(activity_id=activity.id, session_date=session_date, created_at=now_utc)
     session.add(report)
-    _tell_organisers(
+    tell_organisers(
         session,
         activity,
         "family_report",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,7 @@ from .accounts import audit
 from .activities import refresh_occurrences
 from .geo import gazetteer
 from .models import Activity, Organisation, User
+from .notify import queue_mail
 from .taxonomy import N_
 from .text import one_line
 
@@ -106,6 +108,36 @@ def verify(session: Session, admin: User, org: Organisation, now_utc: datetime) 
     audit(session, admin, "organisation_verified", "organisation", org.id, now_utc, org.name)
 
 
+def organisers(session: Session, activity: Activity) -> list[User]:
+    """The active organisers of an activity's organisation: who hears about it."""
+    return list(
+        session.scalars(
+            select(User).where(
+                User.organisation_id == activity.organisation_id,
+                User.role == "organiser",
+                User.active.is_(True),
+            )
+        )
+    )
+
+
+def tell_organisers(
+    session: Session, activity: Activity, template: str, now_utc: datetime, **context: Any
+) -> None:
+    """Queue one mail per active organiser of the activity's organisation, in their language."""
+    for user in organisers(session, activity):
+        queue_mail(
+            session,
+            user.email,
+            user.preferred_locale,
+            template,
+            now_utc,
+            name=user.display_name,
+            title=activity.title,
+            **context,
+        )
+
+
 def pending(session: Session) -> list[Activity]:
     """The moderation queue: listings waiting for a check, oldest first."""
     return list(
@@ -122,13 +154,17 @@ def moderate(
     approve: bool,
     now_utc: datetime,
     horizon_weeks: int,
+    link: str,
 ) -> None:
-    """Approve a pending listing (it goes online) or send it back to its organiser as draft."""
+    """Approve a pending listing (it goes online) or send it back to its organiser as draft;
+    its organisers hear which, with a `link` to the listing (approved) or the editor (back)."""
     if admin.role != "admin" or activity.status != "pending":
         raise PermissionError("moderate")
     activity.status = "published" if approve else "draft"
     activity.updated_at = now_utc
     refresh_occurrences(session, activity, now_utc, horizon_weeks)
+    template = "activity_approved" if approve else "activity_sent_back"
+    tell_organisers(session, activity, template, now_utc, link=link)
     audit(
         session,
         admin,

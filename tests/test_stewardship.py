@@ -89,6 +89,33 @@ def test_moderation_queue_puts_listings_online_or_sends_them_back(
     db.refresh(second)
     assert (first.status, second.status) == ("published", "draft")
     assert first.occurrences  # sessions made when it went online
+    # Its organisers hear which, with a link on the site's own address.
+    from finder.models import User
+
+    db.add(
+        User(
+            email="nieuw@onbekend.be",
+            display_name="Nieuw",
+            role="organiser",
+            organisation_id=new_org.id,
+            preferred_locale="en",
+            active=True,
+            session_version=1,
+            created_at=NOW,
+        )
+    )
+    db.flush()
+    third = f.activity(db, org=new_org, title="Derde", status="pending")
+    fourth = f.activity(db, org=new_org, title="Vierde", status="pending")
+    client.post(f"/manage/moderation/{third.id}", data={"csrf_token": token, "decision": "approve"})
+    client.post(
+        f"/manage/moderation/{fourth.id}", data={"csrf_token": token, "decision": "send_back"}
+    )
+    online, back = f.mails_to(db, "nieuw@onbekend.be")
+    assert online.subject == "“Derde” is online"
+    assert f"http://localhost/activities/{third.id}-derde\n" in (online.body_text or "")
+    assert back.subject == "“Vierde” is not online yet"
+    assert f"http://localhost/manage/activities/{fourth.id}\n" in (back.body_text or "") + "\n"
     assert (
         client.post(
             f"/manage/moderation/{first.id}", data={"csrf_token": token, "decision": "approve"}

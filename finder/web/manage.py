@@ -32,7 +32,7 @@ from ..models import (
     User,
 )
 from .auth import account_message, expires_words, role_words, token_link
-from .common import db, freshness_settings, now_utc, smtp_settings
+from .common import db, freshness_settings, now_utc, public_url, smtp_settings
 from .decorators import login_required, roles_required
 from .forms import HolidayForm, InviteForm, OrganisationForm
 from .i18n import gettext as _
@@ -237,8 +237,14 @@ def moderate(activity_id: int) -> BaseResponse:
     if activity.status != "pending":
         abort(404)
     approve = request.form.get("decision") == "approve"
+    # Without ?lang=: each organiser reads it in their own language, not the admin's.
+    link = (
+        public_url("public.detail", activity_id=activity.id, slug=activity.slug, lang=None)
+        if approve
+        else public_url("editor.edit", activity_id=activity.id, lang=None)
+    )
     organisations.moderate(
-        db(), g.user, activity, approve, now_utc(), current_app.config["OCCURRENCE_WEEKS"]
+        db(), g.user, activity, approve, now_utc(), current_app.config["OCCURRENCE_WEEKS"], link
     )
     db().commit()
     flash(
