@@ -1,5 +1,11 @@
 """Production entry point: `gunicorn wsgi:app` (run `flask --app finder setup` first)."""
 
-from finder import create_app
+import sys
 
-app = create_app()
+from finder import create_app
+from finder.config import UnsafeSettings
+
+try:
+    app = create_app()
+except UnsafeSettings as refused:  # the reason alone, not a traceback around it
+    sys.exit(str(refused))

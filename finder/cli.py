@@ -144,6 +144,10 @@ def next_sessions_command() -> None:
     click.echo(f"stored the next session of {done} activit{'y' if done == 1 else 'ies'}")
 
 
+# A round of outbox-send sends at most this many batches of 50 (the rest in the next round).
+MAX_BATCHES = 200
+
+
 @click.command("outbox-send")
 @with_appcontext
 @click.option("--watch", is_flag=True, help="Keep sending every few seconds until stopped.")
@@ -163,9 +167,12 @@ def outbox_send_command(watch: bool, interval: float, retry_failed: bool) -> Non
     while True:
         sent, now = 0, now_utc()
         with _database().session(write=True) as session:
-            # Every batch that is due (a retry of hundreds is more than one batch).
-            while n := notify.send_due(session, smtp, now):
-                sent += n
+            # Every batch that is due (a retry of hundreds is more than one batch), also past a
+            # batch that sent nothing; bounded, in case other workers keep rows locked.
+            for _ in range(MAX_BATCHES):
+                sent += notify.send_due(session, smtp, now)
+                if not notify.due(session, now):
+                    break
             problems = notify.not_sent_at(session, now)
         if sent:
             click.echo(f"sent {sent} e-mail(s)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 from typing import Any
@@ -119,6 +120,9 @@ def from_env(instance_path: str) -> dict[str, Any]:
         # Wrong passwords for one account from one address before each next try waits, growing
         # from 5 seconds to 15 minutes (web/limits.py); never a lock.
         "LOGIN_FREE_FAILURES": int(env("LOGIN_FREE_FAILURES", "5")),
+        # Wrong passwords for one account from all addresses together in an hour, before
+        # browsers it never signed in from wait too (a guesser who keeps changing address).
+        "LOGIN_ACCOUNT_FREE_FAILURES": int(env("LOGIN_ACCOUNT_FREE_FAILURES", "20")),
         # Outgoing mail (the outbox worker: flask --app finder outbox-send).
         "SMTP_HOST": env("SMTP_HOST", "127.0.0.1"),
         "SMTP_PORT": int(env("SMTP_PORT", "25")),
@@ -145,10 +149,11 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "FOLLOWUP_DAYS": [int(x) for x in env("FOLLOWUP_DAYS", "28,91").split(",") if x.strip()],
         # Accepted come-along forms (refused ones never count): from one connection (a burst;
         # a community centre's wifi is shared), from one phone number or e-mail address, for
-        # one activity. A limit shows the form again as typed, with an honest wait.
+        # one activity from one connection. A limit shows the form again as typed, with an
+        # honest wait.
         "COME_ALONG_LIMIT": env("COME_ALONG_LIMIT", "10 per 10 minutes"),
         "COME_ALONG_LIMIT_PER_CONTACT": env("COME_ALONG_LIMIT_PER_CONTACT", "3 per day"),
-        "COME_ALONG_LIMIT_PER_ACTIVITY": env("COME_ALONG_LIMIT_PER_ACTIVITY", "30 per day"),
+        "COME_ALONG_LIMIT_PER_ACTIVITY": env("COME_ALONG_LIMIT_PER_ACTIVITY", "20 per day"),
         "ANSWER_DAYS": int(env("ANSWER_DAYS", "3")),  # a coordinator answers a family within
         "PHONE_REGION": env("PHONE_REGION", "BE"),
         # Ask the DNS whether an e-mail domain receives mail (needs the network).
@@ -177,7 +182,7 @@ def unsafe_settings(config: dict[str, Any]) -> list[str]:
             "PUBLIC_BASE_URL is not set: the links in mails and on slips are built from it, "
             "never from a visitor's Host header (e.g. PUBLIC_BASE_URL=https://meegaan.example)"
         )
-    elif base.scheme != "https" and base.hostname not in LOOPBACK:
+    elif base.scheme != "https" and not _loopback(base.hostname):
         problems.append(
             f"PUBLIC_BASE_URL must start with https:// (it is {base.scheme}://): "
             "links to reset a password must not travel in the clear"
@@ -185,5 +190,11 @@ def unsafe_settings(config: dict[str, Any]) -> list[str]:
     return problems
 
 
-# Hosts where plain http is no risk (a benchmark or audit on the machine itself).
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+def _loopback(host: str) -> bool:
+    """Where plain http is no risk: a benchmark or audit on the machine itself."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

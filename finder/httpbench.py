@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -125,7 +126,10 @@ def gunicorn(
     address; yields its base URL once `probe` answers."""
     host = host or next(_HOSTS)
     port = _free_port(host)
-    env = {**os.environ, **env, "HOST": host, "PORT": str(port), "ACCESS_LOG": ""}
+    base = f"http://{host}:{port}"
+    # The app answers only for the host it is served on (TRUSTED_HOSTS), as in production.
+    served_as = {"PUBLIC_BASE_URL": base, "TRUSTED_HOSTS": host}
+    env = {**os.environ, **env, **served_as, "HOST": host, "PORT": str(port), "ACCESS_LOG": ""}
     server = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py"), app_spec],
         env=env,
@@ -133,14 +137,17 @@ def gunicorn(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    base = f"http://{host}:{port}"
     try:
         for _ in range(200):
             try:
                 urllib.request.urlopen(base + probe, timeout=2).read()
                 break
+            except urllib.error.HTTPError as exc:  # up, but not answering as it should
+                raise RuntimeError(f"{app_spec} answered {exc.code} to {base}{probe}") from exc
             except OSError:
                 time.sleep(0.1)
+        else:
+            raise RuntimeError(f"{app_spec} did not start on {base}")
         yield base
     finally:
         server.terminate()
@@ -228,10 +235,10 @@ def run(
             "INSTANCE_PATH": tmp,
             "MAP_TILE_URL": "/static/img/tile.png",
             "GEOCODER_ENABLED": "0",
-            # Served as in production, on loopback (where plain http is allowed).
+            # Served as in production, on loopback (where plain http is allowed); gunicorn()
+            # sets PUBLIC_BASE_URL and TRUSTED_HOSTS to where it serves.
             "MEEGAAN_ENV": "production",
             "SECRET_KEY": secrets.token_hex(32),
-            "PUBLIC_BASE_URL": "http://127.0.0.1",
         }
         figures = {"hello": hello}
         modes = [("cached", {"PAGE_CACHE": "memory"}), ("uncached", {"PAGE_CACHE": "off"})]

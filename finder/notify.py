@@ -15,6 +15,7 @@ from typing import Any
 from babel.support import NullTranslations, Translations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy import Text, func, select, type_coerce, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .models import Outbox, User
@@ -181,6 +182,9 @@ def send_due(session: Session, smtp: SmtpSettings, now_utc: datetime, batch: int
             try:
                 mail = loaded = session.get_one(Outbox, mail_id)
                 message = _message(mail, smtp.sender)
+            except DBAPIError:  # the database, not the mail (locked, gone): its lease runs out
+                session.rollback()  # and it is tried again
+                continue
             except Exception as exc:
                 reason = f"cannot build: {type(exc).__name__}: {exc}"
                 address = loaded.to_address if loaded is not None else ""
@@ -272,6 +276,18 @@ def not_sent_at(session: Session, moment: datetime) -> list[str]:
                 Outbox.last_attempt_at == moment, Outbox.status != "sent"
             )
         )
+    )
+
+
+def due(session: Session, now_utc: datetime) -> int:
+    """Mails waiting to be sent now."""
+    return (
+        session.scalar(
+            select(func.count(Outbox.id)).where(
+                Outbox.status == "pending", Outbox.next_attempt_at <= now_utc
+            )
+        )
+        or 0
     )
 
 

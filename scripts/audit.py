@@ -56,7 +56,8 @@ def served(workers: int = 2) -> Iterator[str]:
             "MAP_TILE_URL": "/static/img/tile.png",
             "GEOCODER_ENABLED": "0",
             "WEB_CONCURRENCY": str(workers),
-            # Served as in production, on loopback (where plain http is allowed).
+            # Served as in production, on loopback (where plain http is allowed); gunicorn()
+            # sets PUBLIC_BASE_URL and TRUSTED_HOSTS to where it serves (this one is setup's).
             "MEEGAAN_ENV": "production",
             "SECRET_KEY": secrets.token_hex(32),
             "PUBLIC_BASE_URL": "http://127.0.0.1",

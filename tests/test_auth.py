@@ -121,6 +121,61 @@ def test_the_wait_doubles_with_each_wrong_password_up_to_a_quarter_of_an_hour(ap
     assert waits[-1] == 900
 
 
+def test_a_guesser_who_changes_address_waits_but_the_owners_browser_does_not(
+    app: Flask, auth: AuthActions, staff: dict[str, Any]
+) -> None:
+    from finder.web.limits import limiter
+
+    owner = app.test_client()
+    AuthActions(owner).login("admin@example.be")  # this browser is known to the account now
+    owner.post("/logout", data={"csrf_token": csrf_token(owner, "/manage/")})
+    limiter.reset()
+    free = app.config["LOGIN_ACCOUNT_FREE_FAILURES"]
+    codes = []
+    for i in range(free + 2):  # one wrong password from each of many addresses
+        guesser = app.test_client()
+        token = csrf_token(guesser, "/login")
+        codes.append(
+            guesser.post(
+                "/login",
+                data={"email": "admin@example.be", "password": "raden", "csrf_token": token},
+                environ_base={"REMOTE_ADDR": f"198.51.100.{i + 1}"},
+            ).status_code
+        )
+    assert codes[:free] == [400] * free and codes[free:] == [429, 429]
+    stranger = app.test_client()  # even the right password, from a browser never seen, waits
+    token = csrf_token(stranger, "/login")
+    waits = stranger.post(
+        "/login",
+        data={"email": "admin@example.be", "password": PASSWORD, "csrf_token": token},
+        environ_base={"REMOTE_ADDR": "203.0.113.99"},
+    )
+    assert waits.status_code == 429
+    assert AuthActions(owner).login("admin@example.be").status_code == 302  # the owner gets in
+    limiter.reset()
+
+
+def test_addresses_of_one_ipv6_network_count_as_one(
+    app: Flask, auth: AuthActions, staff: dict[str, Any]
+) -> None:
+    from finder.web.limits import limiter
+
+    limiter.reset()
+    codes = []
+    for i in range(app.config["LOGIN_FREE_FAILURES"] + 1):
+        guesser = app.test_client()
+        token = csrf_token(guesser, "/login")
+        codes.append(
+            guesser.post(
+                "/login",
+                data={"email": "buddy@example.be", "password": "raden", "csrf_token": token},
+                environ_base={"REMOTE_ADDR": f"2001:db8:1:2::{i + 1:x}"},
+            ).status_code
+        )
+    limiter.reset()
+    assert codes[-1] == 429 and set(codes[:-1]) == {400}
+
+
 def test_staff_who_sign_in_from_one_address_never_use_up_its_limit(
     app: Flask, auth: AuthActions, staff: dict[str, Any]
 ) -> None:

@@ -466,6 +466,7 @@ def test_pages_and_forms_answer_while_redis_is_away_and_redis_is_used_again_afte
         "LOGIN_FREE_FAILURES": 3,
         "LOGIN_LIMIT_PER_ADDRESS": "1000 per hour",
         "COME_ALONG_LIMIT": "1000 per hour",
+        "COME_ALONG_LIMIT_PER_CONTACT": "1000 per hour",
         "MAP_TILE_URL": "/static/img/tile.png",
     }
     store = redis_client(own_redis.url)

@@ -51,6 +51,7 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
                 # Only the database may stand in the way here.
                 "COME_ALONG_LIMIT": "1000 per hour",
                 "COME_ALONG_LIMIT_PER_ACTIVITY": "1000 per hour",
+                "COME_ALONG_LIMIT_PER_CONTACT": "1000 per hour",
                 "REPORT_LIMIT": "1000 per hour",
                 "LOGIN_LIMIT_PER_ADDRESS": "1000 per hour",
             }

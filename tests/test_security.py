@@ -383,3 +383,13 @@ def test_ids_beyond_the_database_range_are_not_found_never_a_server_error(
             data = {"csrf_token": token, "buddy_id": str(huge), "activity_id": str(huge)}
             status = client.post(url.split("?")[0], data=data).status_code
         assert status in (200, 302, 400, 403, 404, 405), (method, url, status)
+
+
+def test_an_id_is_written_one_way_only(client: FlaskClient, db: Session) -> None:
+    """Leading zeros or digits of another script would give a page a second address (and the
+    front cache a second copy)."""
+    a = f.activity(db)
+    assert client.get(f"/activities/{a.id}").status_code == 200
+    for other in (f"0{a.id}", f"00{a.id}-x", "\u0661", "0", "-1"):
+        assert client.get(f"/activities/{other}").status_code == 404, other
+        assert client.get(f"/api/v1/activities/{other}").status_code == 404, other

@@ -301,3 +301,21 @@ def test_the_organiser_sees_how_many_families_reported_a_listing(
     auth.login("organiser@example.be")
     html = client.get("/manage/activities/?lang=en").get_data(as_text=True)
     assert "1 family said a session did not take place" in html  # the old one no longer counts
+
+
+def test_a_still_correct_link_mailed_before_links_were_single_use_works_once(
+    client: FlaskClient, app: Flask, staff: dict[str, Any], db: Session
+) -> None:
+    from finder.web.common import confirm_serializer
+
+    a = f.activity(db, org=staff["organisation"], title="Oude link")
+    a.last_confirmed_at = NOW - timedelta(days=61)
+    a.confirm_requested_at = NOW - timedelta(days=1)
+    db.flush()
+    with app.test_request_context():
+        old = "/manage/activities/confirm/" + confirm_serializer().dumps(a.id)
+    assert client.get(old + "?lang=en").status_code == 200
+    client.post(old, data={"csrf_token": csrf_token(client, old)})
+    db.refresh(a)
+    assert a.last_confirmed_at == NOW and a.confirm_requested_at is None
+    assert client.get(old + "?lang=en").status_code == 404  # spent

@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import force_locale
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from werkzeug.wrappers import Response as BaseResponse
 
 from .. import accounts
@@ -96,6 +97,40 @@ def token_link(purpose: str, raw: str, locale: str) -> str:
     return public_url(endpoint, token=raw, lang=locale)
 
 
+# A browser an account signed in from before: guesses at the account from elsewhere do not
+# slow it down (web/limits.py). A signed list of account digests, sent only to /login.
+KNOWN_COOKIE = "known"
+KNOWN_DAYS = 180
+KNOWN_ACCOUNTS = 5  # a shared office computer
+
+
+def _known_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="known-browser")
+
+
+def _known_accounts() -> list[str]:
+    raw = request.cookies.get(KNOWN_COOKIE, "")
+    try:
+        found = _known_serializer().loads(raw, max_age=KNOWN_DAYS * 24 * 3600) if raw else []
+    except BadSignature:
+        return []
+    return [str(d) for d in found][:KNOWN_ACCOUNTS] if isinstance(found, list) else []
+
+
+def _remember_browser(response: BaseResponse, email: str) -> None:
+    mine = limits.account_digest(email)
+    known = [mine, *[d for d in _known_accounts() if d != mine]][:KNOWN_ACCOUNTS]
+    response.set_cookie(
+        KNOWN_COOKIE,
+        _known_serializer().dumps(known),
+        max_age=KNOWN_DAYS * 24 * 3600,
+        path=url_for("auth.login", lang=None),
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(
     lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=refused
@@ -108,7 +143,8 @@ def login() -> str | BaseResponse | tuple[str, int, dict[str, str]]:
     headers: dict[str, str] = {}
     status = 400 if request.method == "POST" else 200
     if form.validate_on_submit():
-        wait = limits.login_wait(form.email.data)
+        known = limits.account_digest(form.email.data) in _known_accounts()
+        wait = limits.login_wait(form.email.data, known)
         user = None
         if not wait:
             # The password is checked in a session of its own that only reads, before the
@@ -124,9 +160,11 @@ def login() -> str | BaseResponse | tuple[str, int, dict[str, str]]:
             accounts.audit(db(), user, "login", "user", user.id, now_utc())
             db().commit()
             _start_session(user)
-            return redirect(safe_next(request.args.get("next")))
+            response = redirect(safe_next(request.args.get("next")))
+            _remember_browser(response, form.email.data)
+            return response
         if not wait:
-            wait = limits.login_failed(form.email.data)
+            wait = limits.login_failed(form.email.data, known)
             error = _("This e-mail address and password do not match an account.")
         if wait:
             status, headers = 429, {"Retry-After": str(wait)}

@@ -117,11 +117,15 @@ def family_input(form: FamilyForm, contact_required: bool = True) -> acc.FamilyI
 
 def _quotas(activity: Activity, contact: str | None) -> list[limits.Quota]:
     """What an accepted come-along form counts against (web/limits.py): the same contact, the
-    same activity, a burst from one connection."""
+    same activity from one connection, a burst from one connection. Never one activity for
+    everyone: a few addresses could then close it to every family for a day."""
     cfg = current_app.config
+    address = request.remote_addr or ""
     quotas = [
-        limits.Quota("activity", cfg["COME_ALONG_LIMIT_PER_ACTIVITY"], str(activity.id)),
-        limits.Quota("address", cfg["COME_ALONG_LIMIT"], request.remote_addr or ""),
+        limits.Quota(
+            "activity", cfg["COME_ALONG_LIMIT_PER_ACTIVITY"], f"{activity.id}|{address}"
+        ),
+        limits.Quota("address", cfg["COME_ALONG_LIMIT"], address),
     ]
     if contact:
         quotas.insert(0, limits.Quota("contact", cfg["COME_ALONG_LIMIT_PER_CONTACT"], contact))
@@ -135,12 +139,6 @@ def _wait_message(kind: str, seconds: int) -> str:
         return _(
             "You already asked several times with this phone number or e-mail address. "
             "The coordinator will contact you. To ask again, wait %(wait)s.",
-            wait=wait,
-        )
-    if kind == "activity":
-        return _(
-            "Many families asked for this activity today. Please send your question again "
-            "in %(wait)s. Everything you typed is still here.",
             wait=wait,
         )
     return _(

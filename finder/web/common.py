@@ -33,7 +33,10 @@ MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
-    """`<int:…>` in every route: a positive number that fits the database."""
+    """`<int:…>` in every route: a positive number that fits the database, written one way
+    only (no leading zeros, no digits of other scripts): one address per page."""
+
+    regex = r"[1-9][0-9]*"
 
     def __init__(self, url_map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min", 1)

@@ -317,14 +317,14 @@ def confirm(token: str) -> str | BaseResponse | tuple[str, int]:
         payload = confirm_serializer().loads(token, max_age=(cfg["PAUSE_DAYS"] + 60) * 24 * 3600)
     except BadSignature:
         payload = None
-    activity = None
+    activity, fresh = None, False
     if isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], int):
         activity = db().get(Activity, payload[0])
-    if (
-        activity is None
-        or activity.status in ("archived", "draft")
-        or payload[1] != freshness.confirm_stamp(activity)
-    ):
+        fresh = activity is not None and payload[1] == freshness.confirm_stamp(activity)
+    elif isinstance(payload, int):  # a link mailed before links were single use
+        activity = db().get(Activity, payload)
+        fresh = activity is not None and activity.confirm_requested_at is not None
+    if activity is None or activity.status in ("archived", "draft") or not fresh:
         return render_template("manage/confirm_spent.html"), 404
     if activity.status == "paused" and not freshness.paused_for_age(db(), activity):
         return render_template("manage/confirm.html", activity=activity, paused_on_purpose=True)

@@ -100,15 +100,12 @@ def dashboard() -> str:
 @roles_required("admin")
 def retry_failed_mails() -> BaseResponse:
     """What `flask outbox-send --retry-failed` does: the failed mails go back in the queue,
-    due now with a fresh set of attempts, and are sent straight away (what the server still
-    refuses is tried again with backoff by the outbox worker)."""
+    due now with a fresh set of attempts; one batch is sent straight away, the outbox worker
+    sends the rest (a request must end well within gunicorn's 30 seconds)."""
     again = notify.retry_failed(db(), now_utc())
     accounts.audit(db(), g.user, "mails_retried", "outbox", None, now_utc(), str(again))
     db().commit()
-    sent = 0
-    if again:
-        while n := notify.send_due(db(), smtp_settings(), now_utc()):
-            sent += n
+    sent = notify.send_due(db(), smtp_settings(), now_utc()) if again else 0
     flash(
         ngettext(
             "%(num)d e-mail went back in the queue.",

@@ -46,6 +46,7 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Flask:
             # Every browser test comes from 127.0.0.1: the limits are tested over HTTP instead.
             "COME_ALONG_LIMIT": "1000 per hour",
             "COME_ALONG_LIMIT_PER_ACTIVITY": "1000 per hour",
+            "COME_ALONG_LIMIT_PER_CONTACT": "1000 per hour",
         }
     )
     result = app.test_cli_runner().invoke(args=["setup", "--demo"])
