@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from typing import Any
 
 from flask import Flask
+from flask.logging import default_handler
 from flask_babel import Babel
 from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
@@ -17,6 +19,15 @@ from .db import Database
 babel = Babel()
 compress = Compress()
 csrf = CSRFProtect()
+
+
+def _log_like_the_app(name: str) -> None:
+    """A library's logger without a handler of its own writes where the app's does (stderr:
+    gunicorn's error log), instead of nowhere."""
+    found = logging.getLogger(name)
+    if not any(not isinstance(h, logging.NullHandler) for h in found.handlers):
+        found.addHandler(default_handler)
+        found.setLevel(logging.INFO)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -76,6 +87,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from .web.limits import limiter
 
     limiter.init_app(app)
+    _log_like_the_app("flask-limiter")  # "storage unreachable": an operator must see it
     security.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

@@ -447,6 +447,7 @@ def test_an_organiser_without_an_organisation_sees_only_themselves(
     assert "organiser@example.be" in html
     for other in ("admin", "buddy", "coordinator", "professional"):
         assert f"{other}@example.be" not in html
+    assert "Send the invitation" not in html and "First register your organisation" in html
 
 
 def test_admin_changes_a_role_and_closes_an_account_which_ends_its_sessions(

@@ -423,3 +423,38 @@ def test_the_dashboard_counts_mails_still_being_retried(
     AuthActions(admin).login("admin@example.be")
     page = admin.get("/manage/?lang=en").get_data(as_text=True)
     assert "1 e-mail is waiting to be tried again" in page
+
+
+def test_a_database_error_while_loading_a_mail_leaves_it_for_the_next_round(
+    db: Session, smtp: SmtpServer
+) -> None:
+    """"database is locked" is the database's passing trouble, not the mail's: never failed
+    for good (an admin would have to send it again by hand)."""
+    from sqlalchemy import event
+
+    first = queue_mail(db, "a@example.be", "nl", "reset", NOW, **CONTEXT)
+    second = queue_mail(db, "b@example.be", "nl", "reset", NOW, **CONTEXT)
+    db.flush()
+    engine = db.get_bind().engine
+    dbapi = engine.dialect.loaded_dbapi
+    raised: list[str] = []
+
+    def locked_once(cursor: Any, statement: str, parameters: Any, context: Any) -> bool:
+        loading = statement.lstrip().upper().startswith("SELECT") and "outbox.id =" in statement
+        if loading and not raised:
+            raised.append(statement)
+            raise dbapi.OperationalError("database is locked")
+        return False
+
+    event.listen(engine, "do_execute", locked_once)
+    try:
+        db.expire_all()
+        sent = send_due(db, _settings(smtp.port), NOW)
+    finally:
+        event.remove(engine, "do_execute", locked_once)
+    assert raised, "the lock was never simulated"
+    db.expire_all()
+    statuses = sorted([first.status, second.status])
+    assert statuses == ["pending", "sent"] and sent == 1
+    waiting = first if first.status == "pending" else second
+    assert waiting.attempts == 0 and waiting.last_error is None  # claimed: due after the lease
