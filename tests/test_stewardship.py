@@ -113,7 +113,7 @@ def test_moderation_queue_puts_listings_online_or_sends_them_back(
     )
     online, back = f.mails_to(db, "nieuw@onbekend.be")
     assert online.subject == "“Derde” is online"
-    assert f"http://localhost/activities/{third.id}-derde\n" in (online.body_text or "")
+    assert f"http://localhost/activities/{third.id}-derde\n" in (online.body_text or "") + "\n"
     assert back.subject == "“Vierde” is not online yet"
     assert f"http://localhost/manage/activities/{fourth.id}\n" in (back.body_text or "") + "\n"
     assert (
