@@ -9,7 +9,6 @@ from urllib.parse import urlsplit
 
 from .db import SQLITE_BUSY_SECONDS
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_TILE_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
