@@ -42,13 +42,20 @@ print(json.dumps(found))
 """
 
 
+def _checkout() -> list[str]:
+    """The checkout's files as a fresh clone has them (and new ones not ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split("\0")
+    return [name for name in listed if name and (ROOT / name).is_file()]
+
+
 def _files(*folders: str) -> set[str]:
-    return {
-        str(p.relative_to(ROOT))
-        for folder in folders
-        for p in (ROOT / folder).rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
-    }
+    return {name for name in _checkout() if name.startswith(tuple(f"{f}/" for f in folders))}
 
 
 def _msgstr(locale: str, msgid: str) -> str:
@@ -61,18 +68,10 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The wheel built, offline, from a copy of the checkout's own files (no compiled catalog,
     no build folder left over: what a fresh clone has)."""
     tmp = tmp_path_factory.mktemp("package")
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split("\0")
     source = tmp / "source"
-    for name in filter(None, listed):
-        if (ROOT / name).is_file():
-            (source / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, source / name)
+    for name in _checkout():
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, source / name)
     assert not list(source.rglob("*.mo"))
     dist = tmp / "dist"
     subprocess.run(
@@ -87,7 +86,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_the_wheel_carries_templates_assets_data_catalogs_and_migrations(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {name for name in _files("finder/templates", "finder/static")} <= names
+    assert _files("finder/templates", "finder/static") <= names
     assert {f"finder/{name}" for name in _files("data", "migrations")} <= names
     assert "finder/data/gazetteer.csv" in names and "finder/data/demo/demo.json" in names
     for locale in LOCALES:
