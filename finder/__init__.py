@@ -13,8 +13,9 @@ from flask_babel import Babel
 from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 
-from .config import ROOT, UnsafeSettings, from_env, unsafe_settings
+from .config import UnsafeSettings, from_env, unsafe_settings
 from .db import Database
+from .resources import CHECKOUT, IS_CHECKOUT, TRANSLATIONS
 
 babel = Babel()
 compress = Compress()
@@ -32,10 +33,13 @@ def _log_like_the_app(name: str) -> None:
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build a new app: settings, database, translations, security, blueprints and commands."""
-    app = Flask(__name__, instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"))
+    instance = os.environ.get("INSTANCE_PATH") or (
+        str(CHECKOUT / "instance") if IS_CHECKOUT else None
+    )
+    app = Flask(__name__, instance_path=instance)
     os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(from_env(app.instance_path))
-    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(ROOT / "translations")
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(TRANSLATIONS)
     app.config["BABEL_DEFAULT_LOCALE"] = app.config["DEFAULT_LOCALE"]
     app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]  # dates shown in Brussels time
     if config:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,9 +16,9 @@ from typing import TypeVar
 import phonenumbers
 from babel.dates import format_datetime
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
 from .accounts import audit
@@ -38,6 +39,7 @@ from .models import (
     User,
 )
 from .notify import queue_mail
+from .paging import Page, like_pattern, paginate
 from .schedule import to_local
 from .taxonomy import LANGUAGES
 from .text import one_line
@@ -1064,51 +1066,112 @@ def sees_contact(involvement: str | None) -> bool:
     return involvement in ("referrer", "buddy", "coordinator")
 
 
-def visible_requests(session: Session, user: User) -> list[AccompanimentRequest]:
-    query = select(AccompanimentRequest).order_by(
-        AccompanimentRequest.status.in_(("done", "cancelled")),
-        AccompanimentRequest.session_starts_at.is_(None),
-        AccompanimentRequest.session_starts_at,
-        AccompanimentRequest.id.desc(),
-    )
+def _visible(user: User) -> Select[AccompanimentRequest] | None:
+    """The requests this user is involved in (as `role_in` says), unordered; None: none."""
+    query = select(AccompanimentRequest)
     if user.role == "professional":
-        query = query.where(AccompanimentRequest.referrer_id == user.id)
+        return query.where(AccompanimentRequest.referrer_id == user.id)
+    if user.role == "buddy":
+        offered = select(RequestOffer.request_id).where(
+            RequestOffer.buddy_id == user.id, RequestOffer.status == "open"
+        )
+        return query.where(
+            or_(AccompanimentRequest.buddy_id == user.id, AccompanimentRequest.id.in_(offered))
+        )
+    if user.role == "coordinator":
+        return query.where(AccompanimentRequest.mode == "buddy")
+    if user.role == "organiser":
+        return query.join(Activity).where(Activity.organisation_id == user.organisation_id)
+    return None
+
+
+def request_page(
+    session: Session, user: User, open_ones: bool, search: str, number: int, per_page: int
+) -> Page[AccompanimentRequest]:
+    """A page of the open (or the closed) requests this user is involved in, the next session
+    first; those whose activity title or reference code contains `search` when it is given.
+    Each with its activity, in three queries."""
+    query = _visible(user)
+    if query is None:
+        return Page(items=[], number=1, per_page=per_page, total=0)
+    r = AccompanimentRequest
+    states = r.status.in_(OPEN_STATUSES)
+    query = query.where(states if open_ones else ~states)
+    if search.strip():
+        if user.role != "organiser":  # the organiser's query joins the activity already
+            query = query.join(Activity)
+        pattern = like_pattern(search)
+        query = query.where(
+            or_(
+                func.lower(Activity.title).like(pattern, escape="\\"),
+                func.lower(r.reference).like(pattern, escape="\\"),
+            )
+        )
+    query = query.options(selectinload(r.activity)).order_by(
+        r.session_starts_at.is_(None), r.session_starts_at, r.id.desc()
+    )
+    return paginate(session, query, number, per_page)
+
+
+def request_summary(session: Session, user: User) -> dict[str, Counter[str]]:
+    """How many of this user's requests are in each state and have each outcome: two GROUP BYs,
+    never the rows."""
+    visible = _visible(user)
+    if visible is None:
+        return {"status": Counter(), "outcome": Counter()}
+    ids = visible.with_only_columns(AccompanimentRequest.id, maintain_column_froms=True)
+    r = AccompanimentRequest
+    by_status = session.execute(
+        select(r.status, func.count(r.id)).where(r.id.in_(ids)).group_by(r.status)
+    )
+    by_outcome = session.execute(
+        select(r.outcome, func.count(r.id))
+        .where(r.id.in_(ids), r.outcome.is_not(None))
+        .group_by(r.outcome)
+    )
+    return {
+        "status": Counter({status: count for status, count in by_status}),
+        "outcome": Counter({outcome: count for outcome, count in by_outcome if outcome}),
+    }
+
+
+def waiting_for(session: Session, user: User, now_utc: datetime) -> int:
+    """How many open requests wait for this user to act: to confirm, to find a buddy, to
+    answer an offer, or to say how a visit that took place went. One COUNT, whatever the
+    number of requests (the dashboard shows it on every visit)."""
+    r = AccompanimentRequest
+    past = r.session_starts_at < now_utc
+    not_past = or_(r.session_starts_at.is_(None), r.session_starts_at >= now_utc)
+    query = select(func.count(r.id)).where(r.status.in_(OPEN_STATUSES))
+    # The same involvement as `role_in`, as SQL: what each role must do next.
+    if user.role == "professional":
+        query = query.where(r.referrer_id == user.id, past)
     elif user.role == "buddy":
         offered = select(RequestOffer.request_id).where(
             RequestOffer.buddy_id == user.id, RequestOffer.status == "open"
         )
         query = query.where(
-            or_(AccompanimentRequest.buddy_id == user.id, AccompanimentRequest.id.in_(offered))
+            or_(
+                and_(r.buddy_id == user.id, past),
+                and_(or_(r.buddy_id.is_(None), r.buddy_id != user.id), r.id.in_(offered)),
+            )
         )
     elif user.role == "coordinator":
-        query = query.where(AccompanimentRequest.mode == "buddy")
-    elif user.role == "organiser":
-        query = query.join(Activity).where(Activity.organisation_id == user.organisation_id)
-    else:
-        return []
-    return list(session.scalars(query.limit(500)))
-
-
-def waiting_for(session: Session, user: User, now_utc: datetime) -> int:
-    """How many open requests wait for this user to act: to confirm, to find a buddy, to
-    answer an offer, or to say how a visit that took place went."""
-    count = 0
-    for r in visible_requests(session, user):
-        if not r.is_open:
-            continue
-        involvement = role_in(r, user)
-        past = r.session_starts_at is not None and r.session_starts_at < now_utc
-        goes = involvement in ("buddy", "referrer") or (
-            involvement == "organiser" and r.mode == "welcomer"
+        query = query.where(r.mode == "buddy", r.status == "new")
+    elif user.role == "organiser" and user.organisation_id is not None:
+        query = (
+            query.join(Activity)
+            .where(Activity.organisation_id == user.organisation_id)
+            .where(
+                or_(
+                    and_(past, r.mode == "welcomer"),
+                    and_(r.organiser_confirmed_at.is_(None), not_past),
+                )
+            )
         )
-        if (
-            (past and goes)
-            or (involvement == "organiser" and r.organiser_confirmed_at is None and not past)
-            or (involvement == "coordinator" and r.status == "new")
-            or involvement == "offered"
-        ):
-            count += 1
-    return count
+    else:
+        return 0
+    return session.scalar(query) or 0
 
 
 def log_access(

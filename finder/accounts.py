@@ -11,11 +11,12 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from .models import ROLES, AuditEvent, Organisation, User, UserToken
 from .notify import queue_mail
+from .paging import Page, like_pattern, paginate
 from .taxonomy import N_
 from .text import one_line
 
@@ -300,16 +301,26 @@ def create_admin(
     return FirstAdmin(address, created, purpose, raw)
 
 
-def visible_people(session: Session, viewer: User) -> list[User]:
-    """Whom a person sees on the people page: an admin everyone, an organiser the colleagues of
-    their own organisation, and someone without one (an organiser still being set up) only
-    themselves: "no organisation" is not an organisation everyone shares."""
+def people_page(
+    session: Session, viewer: User, search: str, number: int, per_page: int
+) -> Page[User]:
+    """A page of the people this user sees (an admin everyone, an organiser the colleagues of
+    their own organisation, someone without one only themselves: "no organisation" is not an
+    organisation everyone shares), those whose name or e-mail address contains `search`."""
+    if viewer.role != "admin" and viewer.organisation_id is None:
+        return Page(items=[viewer], number=1, per_page=per_page, total=1)
     query = select(User).order_by(User.display_name, User.id)
     if viewer.role != "admin":
-        if viewer.organisation_id is None:
-            return [viewer]
         query = query.where(User.organisation_id == viewer.organisation_id)
-    return list(session.scalars(query))
+    if search:
+        pattern = like_pattern(search)
+        query = query.where(
+            or_(
+                func.lower(User.display_name).like(pattern, escape="\\"),
+                func.lower(User.email).like(pattern, escape="\\"),
+            )
+        )
+    return paginate(session, query, number, per_page)
 
 
 def change_user(

@@ -250,11 +250,15 @@ def requests_tick_command() -> None:
     default=10,
     help="Seconds of wrk load per HTTP case (gunicorn, hello world, caches on and off); 0 skips.",
 )
-def bench_command(sizes: str, queries: int, postgres: str, http_seconds: int) -> None:
-    """Time the search on synthetic data and the app under HTTP load; one JSON line last."""
+@click.option("--staff-only", is_flag=True, help="Only the staff pages (staff_pages_p95_ms).")
+def bench_command(
+    sizes: str, queries: int, postgres: str, http_seconds: int, staff_only: bool
+) -> None:
+    """Time the search on synthetic data, the staff pages and the app under HTTP load; one
+    JSON line last."""
     from .bench import run
 
-    run([int(s) for s in sizes.split(",")], queries, postgres or None, http_seconds)
+    run([int(s) for s in sizes.split(",")], queries, postgres or None, http_seconds, staff_only)
 
 
 def init_app(app: Flask) -> None:

@@ -10,7 +10,6 @@ from urllib.parse import urlsplit
 
 from .db import SQLITE_BUSY_SECONDS
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_TILE_ATTRIBUTION = (
     '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
@@ -60,6 +59,7 @@ def from_env(instance_path: str) -> dict[str, Any]:
         "MIN_RESULTS": int(env("MIN_RESULTS", "3")),
         "PER_PAGE": int(env("PER_PAGE", "20")),
         "MAX_PER_PAGE": 100,
+        "STAFF_PER_PAGE": int(env("STAFF_PER_PAGE", "50")),
         "OCCURRENCE_WEEKS": int(env("OCCURRENCE_WEEKS", "8")),
         "LOW_COST_MAX_EUR": float(env("LOW_COST_MAX_EUR", "5")),
         "MAP_TILE_URL": env("MAP_TILE_URL", DEFAULT_TILE_URL),

@@ -7,7 +7,6 @@ import json
 import random
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -27,10 +26,11 @@ from .models import (
     Organisation,
     User,
 )
+from .resources import DATA
 from .schedule import expand, to_local
 from .text import fold, url_slug
 
-DEMO_JSON = Path(__file__).resolve().parent.parent / "data" / "demo" / "demo.json"
+DEMO_JSON = DATA / "demo" / "demo.json"
 
 
 def _jitter(key: str, spread_km: float) -> tuple[float, float]:

@@ -9,13 +9,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
 
 from . import taxonomy
 from .accounts import audit
 from .activities import derive_fields, refresh_occurrences
 from .geo import GeocoderSettings, gazetteer, in_belgium, locate
 from .models import Activity, ActivityTranslation, User
+from .paging import Page, like_pattern, paginate
 from .schedule import Recurrence, ScheduleError, to_rrule
 from .text import one_line
 
@@ -85,6 +87,23 @@ def may_edit(user: User, activity: Activity) -> bool:
         and user.organisation_id is not None
         and activity.organisation_id == user.organisation_id
     )
+
+
+def activity_page(
+    session: Session, user: User, search: str, number: int, per_page: int
+) -> Page[Activity]:
+    """A page of the activities this user edits (an admin: all), by title, those whose title
+    contains `search` when it is given; each with its organisation, in two queries."""
+    query = (
+        select(Activity)
+        .options(selectinload(Activity.organisation))
+        .order_by(Activity.title, Activity.id)
+    )
+    if user.role != "admin":
+        query = query.where(Activity.organisation_id == user.organisation_id)
+    if search.strip():
+        query = query.where(func.lower(Activity.title).like(like_pattern(search), escape="\\"))
+    return paginate(session, query, number, per_page)
 
 
 def check(data: ActivityInput) -> str | None:

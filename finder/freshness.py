@@ -134,13 +134,23 @@ def report_not_happening(
 
 def open_reports(session: Session, activity_id: int, now_utc: datetime, days: int = 90) -> int:
     """Unresolved reports of the last `days`: the listing's reliability signal."""
-    return (
-        session.scalar(
-            select(func.count(ActivityReport.id)).where(
-                ActivityReport.activity_id == activity_id,
-                ActivityReport.resolved_at.is_(None),
-                ActivityReport.created_at >= now_utc - timedelta(days=days),
-            )
+    return open_reports_of(session, [activity_id], now_utc, days).get(activity_id, 0)
+
+
+def open_reports_of(
+    session: Session, activity_ids: list[int], now_utc: datetime, days: int = 90
+) -> dict[int, int]:
+    """`open_reports` of many activities in one query (a page of the staff list): id → count,
+    activities without open reports left out."""
+    if not activity_ids:
+        return {}
+    rows = session.execute(
+        select(ActivityReport.activity_id, func.count(ActivityReport.id))
+        .where(
+            ActivityReport.activity_id.in_(activity_ids),
+            ActivityReport.resolved_at.is_(None),
+            ActivityReport.created_at >= now_utc - timedelta(days=days),
         )
-        or 0
+        .group_by(ActivityReport.activity_id)
     )
+    return {activity_id: count for activity_id, count in rows}

@@ -19,10 +19,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from .models import Outbox, User
+from .resources import TRANSLATIONS
 from .vault import VaultError, vault
 
 TEMPLATES = Path(__file__).resolve().parent / "templates" / "mail"
-TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 # Minutes to wait before each new attempt; after the last one the mail is marked failed.
 BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)
 # How long a worker may take to send the mails it claimed before another may try them.

@@ -8,13 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from .accounts import audit
 from .activities import refresh_occurrences
 from .geo import gazetteer
 from .models import Activity, Organisation, User
 from .notify import queue_mail
+from .paging import Page, paginate
 from .taxonomy import N_
 from .text import one_line
 
@@ -138,13 +139,16 @@ def tell_organisers(
         )
 
 
-def pending(session: Session) -> list[Activity]:
-    """The moderation queue: listings waiting for a check, oldest first."""
-    return list(
-        session.scalars(
-            select(Activity).where(Activity.status == "pending").order_by(Activity.updated_at)
-        )
+def pending_page(session: Session, number: int, per_page: int) -> Page[Activity]:
+    """A page of the moderation queue (listings waiting for a check, oldest first), each with
+    its organisation."""
+    query = (
+        select(Activity)
+        .where(Activity.status == "pending")
+        .options(selectinload(Activity.organisation))
+        .order_by(Activity.updated_at, Activity.id)
     )
+    return paginate(session, query, number, per_page)
 
 
 def moderate(

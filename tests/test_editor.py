@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from finder.models import Activity, AuditEvent, Occurrence, Organisation
+from finder.models import Activity, ActivityReport, AuditEvent, Occurrence, Organisation
 from finder.schedule import to_local
 
 from . import factories as f
@@ -291,3 +291,74 @@ def test_not_during_school_holidays_skips_the_periods_an_admin_keeps(
     assert bad.status_code == 400 and "The last date must be after the first date." in bad.get_data(
         as_text=True
     )
+
+
+def _activities(db: Session, org: Organisation, titles: list[str]) -> list[Activity]:
+    """Drafts with one session each: enough for the list, quick to make by the dozen."""
+    return [
+        f.activity(db, org=org, title=title, status="draft", rrule=None) for title in titles
+    ]
+
+
+def _statements(app: Flask, client: FlaskClient, url: str) -> tuple[int, str]:
+    """The SQL statements one page costs, and the page."""
+    engine = app.extensions["meegaan_db"].engine
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        html = client.get(url).get_data(as_text=True)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen), html
+
+
+def test_the_activity_list_costs_the_same_queries_for_3_or_30_activities(
+    app: Flask, client: FlaskClient, db: Session, organiser: dict[str, Any]
+) -> None:
+    org = organiser["organisation"]
+    few = _activities(db, org, [f"Activiteit {i:02d}" for i in range(3)])
+    for a in few:
+        db.add(ActivityReport(activity_id=a.id, created_at=f.NOW))
+    db.flush()
+    small, html = _statements(app, client, "/manage/activities/?lang=en")
+    assert html.count("1 family said a session did not take place") == 3
+    more = _activities(db, org, [f"Activiteit {i:02d}" for i in range(3, 30)])
+    for a in more:
+        db.add(ActivityReport(activity_id=a.id, created_at=f.NOW))
+    db.flush()
+    large, html = _statements(app, client, "/manage/activities/?lang=en")
+    assert html.count("1 family said a session did not take place") == 30
+    assert large == small
+
+
+def test_the_activity_list_pages_and_finds_by_title(
+    app: Flask,
+    client: FlaskClient,
+    db: Session,
+    organiser: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(app.config, "STAFF_PER_PAGE", 4)
+    org = organiser["organisation"]
+    _activities(db, org, [f"Koffie {i}" for i in range(7)] + ["Café_Noord", "Cafe Zuid"])
+    f.activity(db, title="Koffie elders", status="draft", rrule=None)  # another organisation
+    first = client.get("/manage/activities/?lang=en").get_data(as_text=True)
+    assert "Page 1 of 3" in first and 'name="q"' in first
+    assert "Cafe Zuid" in first and "Koffie 6" not in first  # by title
+    last = client.get("/manage/activities/?page=3&lang=en").get_data(as_text=True)
+    assert "Koffie 6" in last and "Koffie elders" not in last and 'rel="next"' not in last
+    found = client.get("/manage/activities/?q=KOFFIE&lang=en").get_data(as_text=True)
+    assert "7 activities found" in found and "Page 1 of 2" in found
+    assert "Koffie elders" not in found
+    nxt = re.search(r'rel="next" href="([^"]+)"', found)
+    assert nxt and "q=KOFFIE" in nxt.group(1).replace("&amp;", "&")  # the search stays on
+    underscore = client.get("/manage/activities/?q=%C3%A9_&lang=en").get_data(as_text=True)
+    assert "Café_Noord" in underscore and "Cafe Zuid" not in underscore  # _ is no wildcard
+    assert "No activity has this in its title." in client.get(
+        "/manage/activities/?q=zzz&lang=en"
+    ).get_data(as_text=True)
+    assert client.get("/manage/activities/?page=x").status_code == 200

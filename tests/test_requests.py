@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from finder import accompaniment as acc
 from finder.db import Database, scratch_postgres_database, upgrade
 from finder.models import (
+    ROLES,
     AccompanimentRequest,
     AuditEvent,
     BuddyProfile,
@@ -286,7 +287,9 @@ def test_a_professional_goes_along_and_prints_the_slip(
     assert second is not None and second.family_name == "Olena" and second.mode == "professional"
     assert second.session_starts_at == datetime(2026, 12, 16, 13, 0)
     mine = pro.get("/manage/requests?lang=en").get_data(as_text=True)
-    assert r.reference in mine and second.reference in mine
+    assert second.reference in mine and r.reference not in mine  # the open ones first
+    closed = pro.get("/manage/requests?state=closed&lang=en").get_data(as_text=True)
+    assert r.reference in closed and second.reference not in closed
     assert "UiTPAS en binnenschoenen" in html  # on the slip
     received = {m["To"]: m for m in deliver(db, smtp)}
     assert "organiser@example.be" in received and "professional@example.be" in received
@@ -850,3 +853,93 @@ def test_forgotten_requests_close_by_themselves_so_their_details_are_erased(
     assert done["purged"] == 2
     db.refresh(dated)
     assert dated.family_name is None and dated.contact_value is None
+
+
+def _waits_by_involvement(r: AccompanimentRequest, user: User, now: datetime) -> bool:
+    """What waits for a user, said with `role_in` one request at a time (the dashboard's count
+    used to load the requests and ask this of each)."""
+    if not r.is_open:
+        return False
+    involvement = acc.role_in(r, user)
+    past = r.session_starts_at is not None and r.session_starts_at < now
+    goes = involvement in ("buddy", "referrer") or (
+        involvement == "organiser" and r.mode == "welcomer"
+    )
+    return bool(
+        (past and goes)
+        or (involvement == "organiser" and r.organiser_confirmed_at is None and not past)
+        or (involvement == "coordinator" and r.status == "new")
+        or involvement == "offered"
+    )
+
+
+def test_what_waits_is_counted_by_the_database_as_role_in_says(
+    db: Session, people: dict[str, Any]
+) -> None:
+    mine = f.activity(db, org=people["organisation"])
+    other = f.activity(db, title="Elders", org=f.organisation(db, name="Elders"))
+    buddy, pro = people["buddy"], people["professional"]
+    other_buddy = f.user(db, "buddy2@example.be", "buddy")
+    past, future = NOW - timedelta(days=2), NOW + timedelta(days=5)
+    made = []
+    for activity in (mine, other):
+        for status in ("new", "offered", "matched", "confirmed", "done", "cancelled"):
+            for mode in ("buddy", "professional", "welcomer"):
+                for when in (past, future, None):
+                    made.append(
+                        f.request(
+                            db,
+                            activity,
+                            status=status,
+                            mode=mode,
+                            session_starts_at=when,
+                            referrer_id=pro.id if mode != "buddy" else None,
+                            buddy_id=buddy.id if status == "matched" and when else None,
+                            organiser_confirmed_at=NOW if status == "confirmed" else None,
+                        )
+                    )
+    for r in made[::4]:  # offers: open and answered, to this buddy and another
+        db.add(RequestOffer(request_id=r.id, buddy_id=buddy.id, status="open", created_at=NOW))
+        db.add(RequestOffer(request_id=r.id, buddy_id=other_buddy.id, created_at=NOW))
+    for r in made[1::4]:
+        db.add(RequestOffer(request_id=r.id, buddy_id=buddy.id, status="declined", created_at=NOW))
+    db.flush()
+    db.expire_all()
+    for user in [*(people[role] for role in ROLES), other_buddy]:
+        expected = sum(_waits_by_involvement(r, user, NOW) for r in made)
+        assert acc.waiting_for(db, user, NOW) == expected, user.role
+    assert acc.waiting_for(db, people["organiser"], NOW) > 0
+    assert acc.waiting_for(db, buddy, NOW) > 0
+
+
+def test_the_request_list_pages_and_finds_by_activity_or_reference(
+    app: Flask, db: Session, people: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(app.config, "STAFF_PER_PAGE", 3)
+    org = people["organisation"]
+    soup = f.activity(db, title="Soepcafé", org=org)
+    chess = f.activity(db, title="Schaakclub 100%", org=org)
+    for i in range(5):
+        f.request(db, soup, reference=f"SOP-{i:03d}", session_starts_at=NEXT + timedelta(days=i))
+    f.request(db, chess, reference="SCH-001")
+    f.request(db, chess, reference="SCH-DON", status="done", outcome="went")
+    client = login(app, "organiser@example.be")
+    first = client.get("/manage/requests?lang=en").get_data(as_text=True)
+    assert "Page 1 of 2" in first and first.count('class="request-row"') == 3
+    assert "SOP-000" in first and "SCH-DON" not in first  # the soonest first, closed apart
+    assert 'name="q"' in first  # a search box once the list has pages
+    second = client.get("/manage/requests?page=2&lang=en").get_data(as_text=True)
+    assert second.count('class="request-row"') == 3 and "Page 2 of 2" in second
+    assert 'rel="prev"' in second and 'rel="next"' not in second
+    assert "Page 2 of 2" in client.get("/manage/requests?page=99&lang=en").get_data(as_text=True)
+    found = client.get("/manage/requests?q=schaak&lang=en").get_data(as_text=True)
+    assert "SCH-001" in found and "SOP-" not in found and "1 request found" in found
+    by_code = client.get("/manage/requests?q=sop-003&lang=en").get_data(as_text=True)
+    assert "SOP-003" in by_code and by_code.count('class="request-row"') == 1
+    literal = client.get("/manage/requests?q=100%25&lang=en").get_data(as_text=True)
+    assert "SCH-001" in literal and "SOP-" not in literal  # % is a character, not a wildcard
+    closed = client.get("/manage/requests?state=closed&q=sch&lang=en").get_data(as_text=True)
+    assert "SCH-DON" in closed and "SCH-001" not in closed
+    assert "No request matches this." in client.get(
+        "/manage/requests?q=zzz&lang=en"
+    ).get_data(as_text=True)

@@ -21,6 +21,7 @@ from ..freshness import FreshnessSettings, confirm_stamp
 from ..geo import GeocoderSettings
 from ..models import AccompanimentRequest, Activity, RequestOffer
 from ..notify import SmtpSettings
+from ..paging import MAX_SEARCH_CHARS
 from ..search import SearchSettings
 from .i18n import locale_code as locale_code  # the page's language; kept in i18n.py
 
@@ -50,6 +51,14 @@ def parse_id(value: str | None) -> int | None:
         return None
     number = int(value.strip())
     return number if 1 <= number <= MAX_ID else None
+
+
+def list_args() -> tuple[str, int, int]:
+    """A staff list's search text, page number (a bad one is page 1) and rows per page, from
+    `?q=…&page=…`."""
+    search = request.args.get("q", "").strip()[:MAX_SEARCH_CHARS]
+    number = parse_id(request.args.get("page")) or 1
+    return search, number, int(current_app.config["STAFF_PER_PAGE"])
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})

@@ -27,7 +27,7 @@ from ..geo import gazetteer
 from ..models import Activity, User
 from ..schedule import Recurrence, from_rrule, parse_exdates
 from ..search import Hit
-from .common import confirm_serializer, db, edit_settings, now_utc
+from .common import confirm_serializer, db, edit_settings, list_args, now_utc
 from .decorators import roles_required
 from .forms import ActivityForm
 from .i18n import gettext as _
@@ -169,13 +169,10 @@ def _own(activity_id: int) -> Activity:
 @bp.get("/")
 @roles_required(*EDITORS)
 def index() -> str:
-    user: User = g.user
-    query = select(Activity).options(selectinload(Activity.organisation)).order_by(Activity.title)
-    if user.role != "admin":
-        query = query.where(Activity.organisation_id == user.organisation_id)
-    activities = list(db().scalars(query))
-    reports = {a.id: freshness.open_reports(db(), a.id, now_utc()) for a in activities}
-    return render_template("manage/activities.html", activities=activities, reports=reports)
+    search, number, per_page = list_args()
+    page = editing.activity_page(db(), g.user, search, number, per_page)
+    reports = freshness.open_reports_of(db(), [a.id for a in page.items], now_utc())
+    return render_template("manage/activities.html", page=page, q=search, reports=reports)
 
 
 def _editor(activity: Activity | None) -> str | BaseResponse | tuple[str, int]:

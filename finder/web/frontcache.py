@@ -37,6 +37,7 @@ from werkzeug.http import (
 )
 
 from ..pagecache import PageCache, VersionReader
+from ..resources import TRANSLATIONS
 from ..schedule import to_local
 from ..security import page_headers
 from .common import LANG_COOKIE, choose_locale, lang_cookie
@@ -117,11 +118,11 @@ class Page:
         return cls(status, content_type, etag, last_modified, rest[:split], rest[split:])
 
 
-def build_id(root: Path) -> str:
+def build_id(*folders: Path) -> str:
     """Changes when the code, templates, assets or catalogs change: a kept page never outlives
     a new release, even in a Redis that several releases share."""
     digest = hashlib.sha256()
-    for folder in (root / "finder", root / "translations"):
+    for folder in folders:
         for path, _dirs, files in sorted(os.walk(folder)):
             for name in sorted(files):
                 if name.endswith((".py", ".html", ".txt", ".css", ".js", ".mo", ".svg")):
@@ -173,7 +174,7 @@ class FrontCache:
         self.version = VersionReader(app.extensions["meegaan_db"].engine)
         self.languages = list(cfg["LANGUAGES"])
         self.ttl = int(cfg["PAGE_CACHE_SECONDS"])
-        self.build = build_id(Path(app.root_path).parent)
+        self.build = build_id(Path(app.root_path), TRANSLATIONS)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or not PAGES.match(

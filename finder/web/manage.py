@@ -31,8 +31,9 @@ from ..models import (
     Outbox,
     User,
 )
+from ..paging import like_pattern, paginate
 from .auth import account_message, expires_words, role_words, token_link
-from .common import db, freshness_settings, now_utc, public_url, smtp_settings
+from .common import db, freshness_settings, list_args, now_utc, public_url, smtp_settings
 from .decorators import login_required, roles_required
 from .forms import HolidayForm, InviteForm, OrganisationForm
 from .i18n import gettext as _
@@ -40,6 +41,8 @@ from .i18n import ngettext
 from .templating import endonym
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
+# How many of its organisation's activities the dashboard names (a link leads to all).
+DASHBOARD_ACTIVITIES = 10
 
 
 @bp.get("/")
@@ -76,14 +79,16 @@ def dashboard() -> str:
             db().scalar(select(func.count(Outbox.id)).where(Outbox.status == "failed")) or 0
         )
         facts["mails_retrying"] = notify.retrying(db())
-    activities = []
+    activities = None
     if user.organisation_id is not None:
-        activities = list(
-            db().scalars(
-                select(Activity)
-                .where(Activity.organisation_id == user.organisation_id)
-                .order_by(Activity.title)
-            )
+        # The first few by title; the full list pages (/manage/activities).
+        activities = paginate(
+            db(),
+            select(Activity)
+            .where(Activity.organisation_id == user.organisation_id)
+            .order_by(Activity.title, Activity.id),
+            1,
+            DASHBOARD_ACTIVITIES,
         )
     waiting = acc.waiting_for(db(), user, now_utc())
     failed = notify.failed_mails(db()) if user.role == "admin" else []
@@ -155,9 +160,12 @@ def users() -> str | BaseResponse | tuple[str, int]:
             db().commit()
             flash(_("We sent an invitation to %(email)s.", email=invited.email))
             return redirect(url_for("manage.users"))
-    people = accounts.visible_people(db(), user)
+    search, number, per_page = list_args()
+    people = accounts.people_page(db(), user, search, number, per_page)
     status = 400 if form.is_submitted() else 200
-    return render_template("manage/users.html", form=form, error=error, people=people), status
+    return render_template(
+        "manage/users.html", form=form, error=error, people=people, q=search
+    ), status
 
 
 ORG_ERRORS = {
@@ -205,10 +213,12 @@ def organisation() -> str | BaseResponse | tuple[str, int]:
 @bp.get("/organisations")
 @roles_required("admin")
 def organisations_list() -> str:
-    orgs = list(
-        db().scalars(select(Organisation).order_by(Organisation.verified, Organisation.name))
-    )
-    return render_template("manage/organisations.html", orgs=orgs)
+    search, number, per_page = list_args()
+    query = select(Organisation).order_by(Organisation.verified, Organisation.name, Organisation.id)
+    if search:
+        query = query.where(func.lower(Organisation.name).like(like_pattern(search), escape="\\"))
+    orgs = paginate(db(), query, number, per_page)
+    return render_template("manage/organisations.html", orgs=orgs, q=search)
 
 
 @bp.post("/organisations/<int:org_id>/verify")
@@ -224,7 +234,9 @@ def verify_organisation(org_id: int) -> BaseResponse:
 @bp.get("/moderation")
 @roles_required("admin")
 def moderation() -> str:
-    return render_template("manage/moderation.html", waiting=organisations.pending(db()))
+    _search, number, per_page = list_args()
+    waiting = organisations.pending_page(db(), number, per_page)
+    return render_template("manage/moderation.html", waiting=waiting)
 
 
 @bp.post("/moderation/<int:activity_id>")
@@ -269,13 +281,14 @@ def change_user(user_id: int) -> BaseResponse:
 @bp.get("/audit")
 @roles_required("admin")
 def audit_log() -> str:
-    events = list(
-        db().scalars(
-            select(AuditEvent)
-            .options(selectinload(AuditEvent.actor))
-            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-            .limit(300)
-        )
+    _search, number, per_page = list_args()
+    events = paginate(
+        db(),
+        select(AuditEvent)
+        .options(selectinload(AuditEvent.actor))
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()),
+        number,
+        per_page,
     )
     return render_template("manage/audit.html", events=events)
 

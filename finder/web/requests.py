@@ -21,7 +21,7 @@ from flask import (
 from flask_babel import force_locale
 from itsdangerous import BadSignature
 from markupsafe import Markup
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .. import accompaniment as acc
 from ..geo import gazetteer
@@ -39,6 +39,7 @@ from .come_along import (
 from .common import (
     WebLinks,
     db,
+    list_args,
     locale_code,
     now_utc,
     offer_serializer,
@@ -95,40 +96,49 @@ def index() -> str:
     user: User = g.user
     if user.role == "admin":
         return render_template("manage/requests_figures.html", figures=_figures())
-    rows = acc.visible_requests(db(), user)
-    open_rows = [r for r in rows if r.is_open]
-    closed_rows = [r for r in rows if not r.is_open]
-    summary = {
-        "status": Counter(r.status for r in rows),
-        "outcome": Counter(r.outcome for r in rows if r.outcome),
-    }
+    search, number, per_page = list_args()
+    closed = request.args.get("state") == "closed"
+    page = acc.request_page(db(), user, not closed, search, number, per_page)
     return render_template(
-        "manage/requests.html", open_rows=open_rows, closed_rows=closed_rows, summary=summary
+        "manage/requests.html",
+        page=page,
+        closed=closed,
+        q=search,
+        summary=acc.request_summary(db(), user),
     )
 
 
 def _figures() -> dict[str, Any]:
-    """Anonymous counts for the admin: no family appears, only activities and outcomes."""
-    rows = (
-        db()
-        .execute(
-            select(
-                AccompanimentRequest.status,
-                AccompanimentRequest.mode,
-                AccompanimentRequest.outcome,
-                Activity.category,
-                Activity.municipality,
-            ).join(Activity)
-        )
-        .all()
+    """Anonymous counts for the admin: no family appears, only activities and outcomes. The
+    database counts each combination once (never a row per request)."""
+    columns = (
+        AccompanimentRequest.status,
+        AccompanimentRequest.mode,
+        AccompanimentRequest.outcome,
+        Activity.category,
+        Activity.municipality,
     )
+    rows = db().execute(select(*columns, func.count()).join(Activity).group_by(*columns)).all()
+    status: Counter[str] = Counter()
+    mode: Counter[str] = Counter()
+    outcome: Counter[str] = Counter()
+    category: Counter[str] = Counter()
+    municipality: Counter[str] = Counter()
+    for row in rows:
+        n = row[5]
+        status[row.status] += n
+        mode[row.mode] += n
+        if row.outcome:
+            outcome[row.outcome] += n
+        category[row.category] += n
+        municipality[row.municipality] += n
     return {
-        "total": len(rows),
-        "status": Counter(r.status for r in rows),
-        "mode": Counter(r.mode for r in rows),
-        "outcome": Counter(r.outcome for r in rows if r.outcome),
-        "category": Counter(r.category for r in rows).most_common(),
-        "municipality": Counter(r.municipality for r in rows).most_common(20),
+        "total": status.total(),
+        "status": status,
+        "mode": mode,
+        "outcome": outcome,
+        "category": category.most_common(),
+        "municipality": municipality.most_common(20),
     }
 
 
