@@ -62,10 +62,11 @@ def check_new_password(password: str, email: str) -> None:
         raise AccountError("password_is_email")
 
 
-def set_password(user: User, password: str) -> None:
-    """A new password ends every other session of the account."""
+def set_password(user: User, password: str, hashed: str | None = None) -> None:
+    """A new password ends every other session of the account. `hashed`: the password's hash
+    made beforehand, outside the transaction (Argon2 is slow, and SQLite's write lock waits)."""
     check_new_password(password, user.email)
-    user.password_hash = hash_password(password)
+    user.password_hash = hashed or hash_password(password)
     user.session_version += 1
 
 
@@ -139,12 +140,19 @@ def find_token(session: Session, raw: str, purpose: str, now_utc: datetime) -> U
     return token
 
 
-def use_token(session: Session, raw: str, purpose: str, password: str, now_utc: datetime) -> User:
+def use_token(
+    session: Session,
+    raw: str,
+    purpose: str,
+    password: str,
+    now_utc: datetime,
+    hashed: str | None = None,
+) -> User:
     """Set the password through an invitation or reset link; the link then stops working."""
     token = find_token(session, raw, purpose, now_utc)
     if token is None:
         raise AccountError("link_invalid")
-    set_password(token.user, password)
+    set_password(token.user, password, hashed)
     token.used_at = now_utc
     audit(session, token.user, f"{purpose}_password_set", "user", token.user.id, now_utc)
     return token.user

@@ -193,14 +193,25 @@ def logout() -> BaseResponse:
 
 
 def _password_page(purpose: str, token: str) -> str | BaseResponse | tuple[str, int]:
-    found = accounts.find_token(db(), token, purpose, now_utc())
-    if found is None:
+    # The link is checked and the new password hashed before the request's transaction (on
+    # SQLite, the write lock) starts: Argon2 is slow, and only a real link is worth its time.
+    database: Database = current_app.extensions["meegaan_db"]
+    with database.session() as reading:
+        real = accounts.find_token(reading, token, purpose, now_utc()) is not None
+    if not real:
         return render_template("auth/link_invalid.html"), 404
     form = SetPasswordForm()
+    valid = form.validate_on_submit()
+    hashed = accounts.hash_password(form.password.data) if valid else None
+    found = accounts.find_token(db(), token, purpose, now_utc())
+    if found is None:  # used up a moment ago
+        return render_template("auth/link_invalid.html"), 404
     error = None
-    if form.validate_on_submit():
+    if valid:
         try:
-            user = accounts.use_token(db(), token, purpose, form.password.data, now_utc())
+            user = accounts.use_token(
+                db(), token, purpose, form.password.data, now_utc(), hashed
+            )
         except accounts.AccountError as exc:
             error = account_message(exc.code)
         else:
