@@ -191,6 +191,9 @@ class Gazetteer:
         if code:
             return self._with_postcode(cleaned, code.group(1))
         found = self._named(cleaned)
+        if len(found) == 1:
+            loc, name = next(iter(found.items()))
+            return self._locality_place(loc, name)
         if not found:
             raise UnknownPlace(cleaned, self.suggest(cleaned))
         by_municipality: dict[tuple[str, str], tuple[Locality, str]] = {}
@@ -205,9 +208,12 @@ class Gazetteer:
 
     def _named(self, text: str) -> dict[Locality, str]:
         """The localities a name names, with the name as written ("St-Gilles" is "Saint-Gilles"
-        or "Sint-Gillis": both are tried)."""
+        or "Sint-Gillis": both are tried). The answer may be the index itself: never change it."""
+        words = fold(text).split()
+        if not any(word in _ABBREVIATIONS for word in words):  # nearly always: one lookup
+            return self._by_name.get(" ".join(words), {})
         keys = [""]
-        for word in fold(text).split():
+        for word in words:
             keys = [f"{k} {w}".strip() for k in keys for w in _ABBREVIATIONS.get(word, (word,))]
         found: dict[Locality, str] = {}
         for key in keys:
