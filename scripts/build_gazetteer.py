@@ -426,6 +426,13 @@ def main() -> int:
         )
 
     kept = sorted((loc for loc in localities if loc.point), key=main_first)
+
+    def written(loc: Locality) -> str:
+        """GeoNames' spelling of a populated place where it differs only in hyphens or case
+        ("Kessel-Lo", not the postal dump's "Kessel Lo")."""
+        if loc.place and fold(loc.place.name) == fold(loc.name):
+            return loc.place.name
+        return loc.name
     cantons = Cantons()
     outside: list[str] = []
     first = kept[0]
@@ -460,7 +467,7 @@ def main() -> int:
             writer.writerow(
                 {
                     "postcode": loc.postcode,
-                    "locality": loc.name,
+                    "locality": written(loc),
                     "municipality_nl": m["name"]["nl"],
                     "municipality_fr": m["name"]["fr"],
                     "region": REGIONS.get(m["region"], "other"),
