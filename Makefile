@@ -69,7 +69,8 @@ extract: install
 	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _l --no-location --sort-output -o translations/messages.pot finder
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching
 
-# Rebuild data/gazetteer.csv from its sources (see data/README.md).
+# Rebuild data/gazetteer.csv from its sources (see data/README.md). Editable (-e) like `install`:
+# a plain install would put a copy of finder without data/ in front of the working tree.
 gazetteer: install
-	$(BIN)/python -m pip install -q -c constraints.txt '.[gazetteer]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,gazetteer]'
 	$(BIN)/python scripts/build_gazetteer.py

@@ -4,27 +4,32 @@ of addresses with Nominatim when it can be reached (the gazetteer otherwise)."""
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from geopy.distance import EARTH_RADIUS as EARTH_RADIUS_KM
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .resources import DATA
 from .text import fold
 
-GAZETTEER_CSV = Path(__file__).resolve().parent.parent / "data" / "gazetteer.csv"
+GAZETTEER_CSV = DATA / "gazetteer.csv"
 KM_PER_DEGREE_LAT = 111.32
 _POSTCODE = re.compile(r"^\d{4}$")
-# Common short forms people type: "St-Niklaas", "St. Truiden".
-_ABBREVIATIONS = {"st": "sint", "ste": "sainte"}
+# A postcode with words around it: "9000 Gent", "Gent 9000", "Deurne (2100 Antwerpen)".
+_POSTCODE_IN_TEXT = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+# Common short forms people type: "St-Niklaas", "St. Truiden", "St-Gilles", "Ste-Ode".
+# What an address around a postcode may carry besides the place: "B-9000 Gent, België".
+_COUNTRY_WORDS = {"b", "be", "bel", "belgie", "belgique", "belgium", "belgien"}
+_ABBREVIATIONS = {"st": ("sint", "saint"), "ste": ("sainte",)}
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,27 @@ class Place:
     lon: float
     municipality_nl: str = ""
     municipality_fr: str = ""
+
+
+@dataclass(frozen=True, slots=True, eq=False)  # equal only to itself: hashed by identity, fast
+class Locality:
+    """A village, deelgemeente, town or neighbourhood: one row of data/gazetteer.csv."""
+
+    name: str
+    postcode: str
+    municipality_nl: str
+    municipality_fr: str
+    region: str
+    lat: float
+    lon: float
+    population: int
+    other_names: tuple[str, ...]
+
+    def label(self, name: str) -> str:
+        """ "Deurne (2100 Antwerpen)": which one, when a name has several (the municipality in
+        its region's language; Brussels in Dutch, as the French one's locality names are)."""
+        municipality = self.municipality_fr if self.region == "wallonia" else self.municipality_nl
+        return f"{name} ({self.postcode} {municipality})"
 
 
 @dataclass(frozen=True)
@@ -55,32 +81,82 @@ class UnknownPlace(ValueError):
         self.suggestions = suggestions
 
 
+class AmbiguousPlace(UnknownPlace):
+    """A name several places carry (Deurne): the suggestions say which, most populous first."""
+
+
 class Gazetteer:
-    def __init__(self, entries: list[PostcodeEntry]) -> None:
-        self.entries = entries
-        self.by_postcode = {e.postcode: e for e in entries}
-        # folded name -> (position of the name in the entry, postcode, display name)
-        self._by_name: dict[str, list[tuple[int, str, str]]] = {}
-        for e in entries:
-            for pos, name in enumerate(e.names):
-                self._by_name.setdefault(fold(name), []).append((pos, e.postcode, name))
+    def __init__(self, localities: list[Locality]) -> None:
+        self.localities = localities
+        key = cache(fold)  # most names recur (municipality names on every row): fold each once
+        # A postcode's first locality is its main one (the CSV lists it first): its point is
+        # the postcode's point.
+        by_code: dict[str, list[Locality]] = {}
+        for loc in localities:
+            by_code.setdefault(loc.postcode, []).append(loc)
+        self.localities_of = by_code
+        self.entries = [self._entry(locs, key) for locs in by_code.values()]
+        self.by_postcode = {e.postcode: e for e in self.entries}
+        # folded name -> the localities it names, each with the name as written
+        self._by_name: dict[str, dict[Locality, str]] = {}
+        for loc in localities:
+            for name in (loc.name, *loc.other_names):
+                self._by_name.setdefault(key(name), {}).setdefault(loc, name)
+        # A municipality's name (also one merged away in 2025 that no locality carries) names
+        # its locality of that name, else its most populous.
+        municipalities: dict[tuple[str, str], list[Locality]] = {}
+        for loc in localities:
+            municipalities.setdefault((loc.municipality_nl, loc.municipality_fr), []).append(loc)
+        for (nl, fr), locs in municipalities.items():
+            for name in (nl, fr):
+                named = [loc for loc in locs if key(loc.name) == key(name)] or locs
+                seat = min(named, key=lambda loc: (-loc.population, loc.postcode))
+                self._by_name.setdefault(key(name), {}).setdefault(seat, name)
+
+    @staticmethod
+    def _entry(locs: list[Locality], key: Callable[[str], str]) -> PostcodeEntry:
+        main = locs[0]
+        names: dict[str, str] = {}
+        for n in (
+            main.municipality_nl,
+            main.municipality_fr,
+            *(n for loc in locs for n in (loc.name, *loc.other_names)),
+        ):
+            names.setdefault(key(n), n)
+        return PostcodeEntry(
+            postcode=main.postcode,
+            municipality_nl=main.municipality_nl,
+            municipality_fr=main.municipality_fr,
+            region=main.region,
+            names=tuple(names.values()),
+            lat=main.lat,
+            lon=main.lon,
+        )
 
     @classmethod
     def load(cls, path: Path = GAZETTEER_CSV) -> Gazetteer:
-        with path.open(encoding="utf-8") as fh:
-            entries = [
-                PostcodeEntry(
-                    postcode=row["postcode"],
-                    municipality_nl=row["municipality_nl"],
-                    municipality_fr=row["municipality_fr"],
-                    region=row["region"],
-                    names=tuple(row["names"].split("|")),
-                    lat=float(row["lat"]),
-                    lon=float(row["lon"]),
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows = csv.reader(fh)
+            header = next(rows)
+            assert header[:9] == [
+                "postcode", "locality", "municipality_nl", "municipality_fr", "region",
+                "lat", "lon", "population", "point",
+            ], header  # fmt: skip
+            localities = [
+                Locality(
+                    name=name,
+                    postcode=code,
+                    municipality_nl=nl,
+                    municipality_fr=fr,
+                    region=region,
+                    lat=float(lat),
+                    lon=float(lon),
+                    population=int(population or 0),
+                    other_names=tuple(names.split("|")) if names else (),
                 )
-                for row in csv.DictReader(fh)
+                for code, name, nl, fr, region, lat, lon, population, _point, names in rows
             ]
-        return cls(entries)
+        return cls(localities)
 
     def _place(self, entry: PostcodeEntry, name: str | None = None) -> Place:
         return Place(
@@ -92,40 +168,130 @@ class Gazetteer:
             municipality_fr=entry.municipality_fr,
         )
 
+    @staticmethod
+    def _locality_place(loc: Locality, name: str) -> Place:
+        return Place(
+            name=name,
+            postcode=loc.postcode,
+            lat=loc.lat,
+            lon=loc.lon,
+            municipality_nl=loc.municipality_nl,
+            municipality_fr=loc.municipality_fr,
+        )
+
     def resolve(self, text: str) -> Place:
-        """A postcode or a (sub-)municipality name in Dutch or French; raises UnknownPlace."""
+        """A postcode, a locality or municipality name in any of its languages, or both ("9000
+        Gent"); raises AmbiguousPlace for a name several municipalities have, else UnknownPlace."""
         cleaned = text.strip()
         if _POSTCODE.match(cleaned):
             entry = self.by_postcode.get(cleaned)
             if entry is None:
                 raise UnknownPlace(cleaned, self._postcode_suggestions(cleaned))
             return self._place(entry)
-        key = self._key(cleaned)
-        candidates = self._by_name.get(key)
-        if not candidates:
+        code = _POSTCODE_IN_TEXT.search(cleaned)
+        if code:
+            return self._with_postcode(cleaned, code.group(1))
+        found = self._named(cleaned)
+        if len(found) == 1:
+            loc, name = next(iter(found.items()))
+            return self._locality_place(loc, name)
+        if not found:
             raise UnknownPlace(cleaned, self.suggest(cleaned))
-        # The place a name is first of (Gent for 9000, not for 9030 Mariakerke), lowest postcode.
-        _pos, postcode, name = min(candidates)
-        return self._place(self.by_postcode[postcode], name)
+        by_municipality: dict[tuple[str, str], tuple[Locality, str]] = {}
+        for loc, name in sorted(found.items(), key=lambda f: (-f[0].population, f[0].postcode)):
+            by_municipality.setdefault((loc.municipality_nl, loc.municipality_fr), (loc, name))
+        if len(by_municipality) > 1:
+            raise AmbiguousPlace(
+                cleaned, [loc.label(name) for loc, name in by_municipality.values()]
+            )
+        loc, name = next(iter(by_municipality.values()))
+        return self._locality_place(loc, name)
 
-    @staticmethod
-    def _key(text: str) -> str:
+    def _named(self, text: str) -> dict[Locality, str]:
+        """The localities a name names, with the name as written ("St-Gilles" is "Saint-Gilles"
+        or "Sint-Gillis": both are tried). The answer may be the index itself: never change it."""
         words = fold(text).split()
-        return " ".join(_ABBREVIATIONS.get(w, w) for w in words)
+        if not any(word in _ABBREVIATIONS for word in words):  # nearly always: one lookup
+            return self._by_name.get(" ".join(words), {})
+        keys = [""]
+        for word in words:
+            keys = [f"{k} {w}".strip() for k in keys for w in _ABBREVIATIONS.get(word, (word,))]
+        found: dict[Locality, str] = {}
+        for key in keys:
+            found.update(self._by_name.get(key, {}))
+        return found
+
+    def _with_postcode(self, text: str, code: str) -> Place:
+        """ "9000 Gent", "Gent 9000", "Deurne (2100 Antwerpen)": the postcode decides (it is never
+        ambiguous); the words pick a locality in it when they name one."""
+        entry = self.by_postcode.get(code)
+        words = [w for w in re.split(r"[(),;/]", text.replace(code, " ")) if fold(w)]
+        if entry is None:
+            if words:
+                return self.resolve(words[0])
+            raise UnknownPlace(code, self._postcode_suggestions(code))
+        for word in words:
+            for loc, name in self._named(word).items():
+                if loc.postcode == code:
+                    return self._locality_place(loc, name)
+        # Words that name another place ("1000 Antwerpen") or nearly one of this postcode's
+        # ("9000 Gnet"): the postcode decides. Words that name nothing: we do not know it.
+        known = [n for n in entry.names if len(fold(n)) > 2]
+        for word in words:
+            key = " ".join(w for w in fold(word).split() if w not in _COUNTRY_WORDS)
+            if (
+                key
+                and not self._named(key)
+                and not any(_edit_distance(key, fold(n)) <= 2 for n in known)
+            ):
+                raise UnknownPlace(text, [f"{code} {entry.municipality_nl}"])
+        return self._place(entry)
 
     def suggest(self, text: str, limit: int = 5) -> list[str]:
-        key = self._key(text)
+        """Names close to a typo ("Gnet", "Gend": Gent first, the most populous of equals),
+        then names it begins."""
+        key = fold(text)
         if not key:
             return []
-        names = self.display_names()
-        folded = {fold(n): n for n in names}
-        matches = [folded[k] for k in difflib.get_close_matches(key, folded, n=limit, cutoff=0.7)]
-        for k, name in sorted(folded.items()):
+        allowed = 1 if len(key) <= 5 else 2
+        letters = set(key)
+        scored = []
+        for k, (name, population, rank, target) in self._suggestible().items():
+            if abs(len(k) - len(key)) > allowed or len(letters ^ set(k)) > 2 * allowed:
+                continue
+            distance = _edit_distance(key, k)
+            if distance <= allowed:
+                scored.append((distance, -population, rank, k, name, target))
+        matches: list[str] = []
+        targets = set()
+        for *_, name, target in sorted(scored):  # one name per place: Gent, not also Gand
+            if target not in targets and len(matches) < limit:
+                matches.append(name)
+                targets.add(target)
+        for k, (name, *_rest) in sorted(self._suggestible().items()):
             if len(matches) >= limit:
                 break
             if k.startswith(key) and name not in matches:
                 matches.append(name)
         return matches
+
+    @lru_cache(maxsize=1)  # noqa: B019 - one gazetteer per process
+    def _suggestible(self) -> dict[str, tuple[str, int, int, Locality]]:
+        """Every folded name with the name as written, the population of its largest place,
+        what kind of name it is (0 the place's own, 1 its municipality's, 2 another), the place."""
+        names = {}
+        for key, found in self._by_name.items():
+            loc = max(found, key=lambda loc: (loc.population, loc.postcode))
+            name = found[loc]
+            rank = (
+                0
+                if name == loc.name
+                else 1
+                if name in (loc.municipality_nl, loc.municipality_fr)
+                else 2
+            )
+            names[key] = (name, loc.population, rank, loc)
+        return names
 
     def _postcode_suggestions(self, code: str) -> list[str]:
         near = sorted(self.by_postcode, key=lambda pc: abs(int(pc) - int(code)))[:3]
@@ -148,21 +314,33 @@ class Gazetteer:
 
     @lru_cache(maxsize=1)  # noqa: B019 - one gazetteer per process
     def display_names(self) -> tuple[str, ...]:
-        """Every municipality and sub-municipality name once, sorted, for autocompletion."""
-        seen: dict[str, str] = {}
-        for e in self.entries:
-            for name in e.names:
-                seen.setdefault(fold(name), name)
-        return tuple(sorted(seen.values(), key=fold))
+        """Every locality, neighbourhood and municipality name once, sorted, for the where
+        field's suggestions (/places.json)."""
+        return tuple(sorted((name for name, *_rest in self._suggestible().values()), key=fold))
 
     @lru_cache(maxsize=1)  # noqa: B019
     def municipality_names(self) -> tuple[str, ...]:
-        """Municipality names in Dutch and French (Brussels both), for the where field's list."""
+        """Municipality names in Dutch and French (Brussels both)."""
         seen: dict[str, str] = {}
         for e in self.entries:
             for name in (e.municipality_nl, e.municipality_fr):
                 seen.setdefault(fold(name), name)
         return tuple(sorted(seen.values(), key=fold))
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Optimal string alignment distance: a swap of two neighbouring letters ("Gnet") is one."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
 
 
 @lru_cache(maxsize=1)

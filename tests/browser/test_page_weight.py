@@ -56,3 +56,28 @@ def test_page_weight_within_budget(
     assert total <= budget_kb * KB, f"{path}: {total / KB:.1f} KB > {budget_kb} KB"
     shown = "with the map" if with_map else "JS on" if js else "JS off"
     print(f"{path} ({shown}): {total / KB:.1f} KB in {len(counted)} responses")
+
+
+def test_results_page_with_the_place_suggestions_within_budget(
+    browser: Browser, live_server: str
+) -> None:
+    """A family who types in the where field also downloads /places.json (every locality,
+    municipality and neighbourhood name): the results page stays within its 40 KB with it."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    responses: list[Response] = []
+    page.on("response", lambda r: responses.append(r))
+    page.goto(live_server + "/activities?where=9000&lang=nl")
+    page.wait_for_load_state("networkidle")
+    page.locator("#where").focus()
+    page.wait_for_function("document.querySelectorAll('#places option').length > 2000")
+    page.wait_for_load_state("networkidle")
+    total = sum(
+        r.request.sizes()["responseBodySize"] + r.request.sizes()["responseHeadersSize"]
+        for r in responses
+    )
+    places = [r for r in responses if "/places.json" in r.url]
+    context.close()
+    assert len(places) == 1
+    assert total <= 40 * KB, f"{total / KB:.1f} KB > 40 KB"
+    print(f"results with the place suggestions: {total / KB:.1f} KB in {len(responses)} responses")
