@@ -268,3 +268,15 @@ def test_state_changing_family_routes_need_the_csrf_token(
     data.pop("csrf_token")
     assert client.post(f"/activities/{a.id}/come-along", data=data).status_code == 400
     assert client.post("/r/whatever/cancel").status_code == 400
+
+
+@pytest.mark.parametrize("lang", ["nl", "ar", "uk"])
+def test_the_form_starts_in_the_familys_language_with_number_pads(
+    client: FlaskClient, db: Session, lang: str
+) -> None:
+    a = f.activity(db)
+    html = client.get(f"/activities/{a.id}/come-along?lang={lang}").get_data(as_text=True)
+    assert re.search(rf'<option selected value="{lang}">|<option value="{lang}" selected', html)
+    for field in ("adults", "children"):
+        tag = re.search(rf'<input[^>]*id="{field}"[^>]*>', html)
+        assert tag and 'inputmode="numeric"' in tag.group(0), field

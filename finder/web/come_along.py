@@ -161,7 +161,7 @@ def ask(activity_id: int) -> str | BaseResponse | tuple[str, int, dict[str, str]
         form.session.data = (
             chosen if chosen in dict(choices) else (choices[0][0] if choices else "any")
         )
-        form.language.data = locale_code() if locale_code() != "nl" else ""
+        form.language.data = locale_code()  # the page's language: most often theirs
         form.channel.data = "phone"
     elif form.validate_on_submit():
         if form.website.data:  # the robots' field: say thanks, store nothing

@@ -19,6 +19,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TelField,
     TextAreaField,
     TimeField,
 )
@@ -30,6 +31,7 @@ from ..accounts import MIN_PASSWORD_LENGTH
 from ..text import one_line
 
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+NUMBER_PAD = {"inputmode": "numeric", "pattern": "[0-9]*"}
 
 
 def _one_line(value: str | None) -> str | None:
@@ -260,7 +262,7 @@ class OrganisationForm(FlaskForm):  # type: ignore[misc]
             ),
         ],
     )
-    contact_phone = StringField(
+    contact_phone = TelField(
         _l("Phone"),
         filters=[_one_line],
         validators=[Length(max=40, message=_l("Use at most %(max)d characters.", max=40))],
@@ -298,8 +300,12 @@ class FamilyForm(FlaskForm):  # type: ignore[misc]
     channel = RadioField(_l("How can we reach you?"), validate_choice=False)
     contact = StringField(_l("Phone number or e-mail address"), filters=[_one_line])
     language = SelectField(_l("Which language do you speak best?"), validate_choice=False)
-    adults = StringField(_l("Adults"), filters=[_one_line], default="1")
-    children = StringField(_l("Children"), filters=[_one_line], default="0")
+    # Numbers: a phone shows its number pad (a text field still, so "2 " or "twee" gets a
+    # message in words rather than the browser's own).
+    adults = StringField(_l("Adults"), filters=[_one_line], default="1", render_kw=NUMBER_PAD)
+    children = StringField(
+        _l("Children"), filters=[_one_line], default="0", render_kw=NUMBER_PAD
+    )
     note = TextAreaField(_l("Anything we should know? (optional)"))
     consent = BooleanField(_l("I agree"))
     # A field people do not see: a robot that fills it in is turned away.
