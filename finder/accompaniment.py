@@ -471,16 +471,17 @@ def change_date(
     links: Links,
     settings: RequestSettings,
     actor: User | None = None,
-) -> None:
+) -> int | None:
     """The family (or their professional) picks another session; the organiser confirms again
-    unless it is the date the organiser proposed."""
+    unless it is the date the organiser proposed. Returns how many people were told (None:
+    it was already that date)."""
     _require_open(request)
     if starts_at is not None:
         errors = _check_session(session, request.activity, starts_at, now_utc, settings)
         if errors:
             raise RequestError(errors)
     if starts_at == request.session_starts_at:
-        return
+        return None
     _release_seat(session, request)
     accepted_proposal = starts_at is not None and starts_at == request.proposed_starts_at
     request.session_starts_at = starts_at
@@ -504,7 +505,7 @@ def change_date(
         actor,
         detail=starts_at.isoformat() if starts_at else "any",
     )
-    _mail_staff(
+    return _mail_staff(
         session,
         request,
         "date_changed",
@@ -524,7 +525,8 @@ def cancel(
     links: Links,
     settings: RequestSettings,
     actor: User | None = None,
-) -> None:
+) -> int:
+    """Cancel the request; returns how many people who help were told."""
     _require_open(request)
     _release_seat(session, request)
     for offer in request.offers:
@@ -533,7 +535,7 @@ def cancel(
     request.status = "cancelled"
     _close(request, now_utc, settings)
     _event(request, "cancelled", now_utc, actor)
-    _mail_staff(
+    told = _mail_staff(
         session,
         request,
         "cancelled",
@@ -546,6 +548,7 @@ def cancel(
     )
     if actor is not None:
         _mail_family(session, request, "cancelled", now_utc, links)
+    return told
 
 
 def _close(request: AccompanimentRequest, now_utc: datetime, settings: RequestSettings) -> None:
@@ -1260,9 +1263,9 @@ def _mail_staff(
     buddy: bool = False,
     skip: User | None = None,
     only: list[User] | None = None,
-) -> None:
+) -> int:
     """One mail per person involved (each in their language), never to `skip`; `only`
-    names the people instead of the flags."""
+    names the people instead of the flags. Returns how many were told."""
     people: list[User] = []
     if only is not None:
         people = only
@@ -1288,6 +1291,7 @@ def _mail_staff(
             **_mail_context(request, news, user.preferred_locale, user.display_name),
             link=links.staff(request, user.preferred_locale),
         )
+    return len(seen)
 
 
 def _mail_coordinators(

@@ -280,3 +280,33 @@ def test_the_form_starts_in_the_familys_language_with_number_pads(
     for field in ("adults", "children"):
         tag = re.search(rf'<input[^>]*id="{field}"[^>]*>', html)
         assert tag and 'inputmode="numeric"' in tag.group(0), field
+
+
+@pytest.mark.parametrize("organiser_account", [True, False])
+def test_a_changed_date_says_only_who_was_really_told(
+    client: FlaskClient, db: Session, staff: dict[str, Any], limits_reset: None,
+    organiser_account: bool,
+) -> None:
+    """"We told the others" only when someone got a mail: most organisations have no account."""
+    org = staff["organisation"] if organiser_account else f.organisation(db)
+    a = f.activity(db, org=org)
+    location = client.post(
+        f"/activities/{a.id}/come-along?lang=en", data=form(client, a.id)
+    ).headers["Location"]
+    token = re.search(r"/r/([^?]+)", location).group(1)  # type: ignore[union-attr]
+    page = client.get(location).get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+    moved = client.post(
+        f"/r/{token}/date?lang=en",
+        data={"csrf_token": csrf, "session": "2026-12-16T13:00:00"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    told = "We told the people who help you." in moved
+    assert told is organiser_account
+    assert "The date is changed." in moved
+    same = client.post(
+        f"/r/{token}/date?lang=en",
+        data={"csrf_token": csrf, "session": "2026-12-16T13:00:00"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "This was already the date of your question." in same

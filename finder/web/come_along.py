@@ -282,10 +282,19 @@ def change_date(token: str) -> BaseResponse | Response:
         starts_at, raw = None, ""
     if not raw:
         return _status_page(found, token, {"session": "session_unknown"})
+    told: list[int | None] = []
     errors = run_step(
-        lambda: acc.change_date(db(), found, starts_at, now_utc(), WebLinks(), request_settings())
+        lambda: told.append(
+            acc.change_date(db(), found, starts_at, now_utc(), WebLinks(), request_settings())
+        )
     )
     if errors:
         return _status_page(found, token, errors)
-    flash(_("The date is changed. We told the others."))
+    # Say only what happened: people are told only when they have an account to tell.
+    if told and told[0] is None:
+        flash(_("This was already the date of your question."))
+    elif told and told[0]:
+        flash(_("The date is changed. We told the people who help you."))
+    else:
+        flash(_("The date is changed."))
     return redirect(url_for("come_along.status", token=token))

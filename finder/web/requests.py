@@ -279,12 +279,15 @@ def _back_with(request_id: int, errors: dict[str, str]) -> Any:
 @roles_required("professional", "coordinator")
 def cancel(request_id: int) -> Any:
     found = _involved(request_id, "referrer", "coordinator")
+    told: list[int] = []
     errors = run_step(
-        lambda: acc.cancel(db(), found, now_utc(), WebLinks(), request_settings(), g.user)
+        lambda: told.append(
+            acc.cancel(db(), found, now_utc(), WebLinks(), request_settings(), g.user)
+        )
     )
     if errors:
         return _back_with(request_id, errors)
-    flash(_("Cancelled. We told the others."))
+    flash(_("Cancelled. We told the others.") if told and told[0] else _("Cancelled."))
     return redirect(url_for("requests.detail", request_id=request_id))
 
 
