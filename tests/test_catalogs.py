@@ -73,7 +73,61 @@ def test_placeholders_match_the_source(locale: str) -> None:
         strings = m.string if isinstance(m.string, tuple) else (m.string,)
         wanted = set(PLACEHOLDER.findall(ids[-1]))
         for s in strings:
-            assert set(PLACEHOLDER.findall(s)) == wanted, f"{locale}: {m.id!r} -> {s!r}"
+            found = set(PLACEHOLDER.findall(s))
+            # A plural form may say its number in words ("one activity", Arabic's dual).
+            if isinstance(m.id, tuple):
+                found |= {"num"} & wanted
+            assert found == wanted, f"{locale}: {m.id!r} -> {s!r}"
+
+
+# The count a results page shows, as each language says it for the numbers that pick every
+# CLDR plural category (0, 1, 2, 3, 11, 100): a form in the wrong slot shows here.
+FOUND = {
+    "nl": ["0 activiteiten gevonden", "1 activiteit gevonden", "2 activiteiten gevonden",
+           "3 activiteiten gevonden", "11 activiteiten gevonden", "100 activiteiten gevonden"],
+    "fr": ["0 activité trouvée", "1 activité trouvée", "2 activités trouvées",
+           "3 activités trouvées", "11 activités trouvées", "100 activités trouvées"],
+    "en": ["0 activities found", "1 activity found", "2 activities found", "3 activities found",
+           "11 activities found", "100 activities found"],
+    "ar": ["لم نجد أي نشاط", "وجدنا نشاطًا واحدًا", "وجدنا نشاطين", "وجدنا 3 أنشطة",
+           "وجدنا 11 نشاطًا", "وجدنا 100 نشاط"],
+    "uk": ["Знайдено 0 заходів", "Знайдено 1 захід", "Знайдено 2 заходи", "Знайдено 3 заходи",
+           "Знайдено 11 заходів", "Знайдено 100 заходів"],
+    "ru": ["Найдено 0 занятий", "Найдено 1 занятие", "Найдено 2 занятия", "Найдено 3 занятия",
+           "Найдено 11 занятий", "Найдено 100 занятий"],
+    "tr": [f"{n} etkinlik bulundu" for n in (0, 1, 2, 3, 11, 100)],
+    "fa": [f"{n} فعالیت پیدا شد" for n in (0, 1, 2, 3, 11, 100)],
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_plural_forms_follow_cldr(locale: str, tmp_path: Path) -> None:
+    """Each catalog counts as CLDR's rules say (the header Babel derives from them), and its
+    forms stand in the slots those rules pick: Arabic's slot 4 is 100–102, slot 5 is 11–99."""
+    from babel.messages.plurals import get_plural
+    from babel.support import Translations
+
+    catalog = _catalog(locale)
+    rule = get_plural(locale)
+    assert (catalog.num_plurals, catalog.plural_expr) == (rule.num_plurals, rule.plural_expr)
+    compiled = tmp_path / locale / "LC_MESSAGES" / "messages.mo"
+    compiled.parent.mkdir(parents=True)
+    subprocess.run(
+        [
+            sys.executable, "-m", "babel.messages.frontend", "compile", "-l", locale,
+            "-i", str(ROOT / "translations" / locale / "LC_MESSAGES" / "messages.po"),
+            "-o", str(compiled),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    path = tmp_path
+    t = Translations.load(str(path), [locale])
+    said = [
+        t.ungettext("%(num)d activity found", "%(num)d activities found", n) % {"num": n}
+        for n in (0, 1, 2, 3, 11, 100)
+    ]
+    assert said == FOUND[locale]
 
 
 def test_templates_have_no_untranslated_text() -> None:

@@ -310,3 +310,20 @@ def test_a_changed_date_says_only_who_was_really_told(
         follow_redirects=True,
     ).get_data(as_text=True)
     assert "This was already the date of your question." in same
+
+
+@pytest.mark.parametrize("lang", ["uk", "ru"])
+def test_the_promised_date_reads_right_in_slavic_languages(
+    client: FlaskClient, db: Session, lang: str, limits_reset: None
+) -> None:
+    """No "до вівторок" (a weekday after a preposition takes another case) and no double
+    full stop after the year's abbreviation."""
+    a = f.activity(db)
+    location = client.post(
+        f"/activities/{a.id}/come-along?lang={lang}", data=form(client, a.id, language=lang)
+    ).headers["Location"]
+    html = client.get(location).get_data(as_text=True)
+    line = re.search(r"<p>(Координатор[^<]*)</p>", html)
+    assert line, html
+    assert "р.." not in line.group(1) and "г.." not in line.group(1)
+    assert "до вівторок" not in line.group(1) and "до вторник" not in line.group(1)
