@@ -248,6 +248,8 @@ def test_the_family_changes_the_date_then_cancels(
     assert moved.status_code == 302
     r = db.scalar(select(AccompanimentRequest))
     assert r is not None and r.session_starts_at == datetime(2026, 12, 16, 13, 0)
+    status_page = client.get(f"/r/{token}").get_data(as_text=True)
+    assert f"/activities/{a.id}.ics?session=2026-12-16T13:00:00" in status_page  # their day
     confirm = client.get(f"/r/{token}/cancel?lang=en")
     assert "Do you want to cancel your question?" in confirm.get_data(as_text=True)
     assert confirm.headers["Referrer-Policy"] == "no-referrer"

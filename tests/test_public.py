@@ -242,10 +242,17 @@ def test_calendar_file_parses_back(client: FlaskClient, db: Session) -> None:
     assert page.status_code == 200 and page.mimetype == "text/calendar"
     cal = Calendar.from_ical(page.data)
     events = cal.walk("VEVENT")
-    assert len(events) >= 5
+    assert len(events) == 1  # the next time, not twenty weeks of events to delete one by one
     assert str(events[0]["SUMMARY"]) == "Koffie; met, komma's"
     assert HOSTILE in str(events[0]["DESCRIPTION"])
     assert events[0].decoded("DTSTART").hour == 13  # 14:00 Brussels in UTC
+    # A family's chosen day (their status page links it), else the next time.
+    chosen = client.get(f"/activities/{a.id}.ics?session=2026-12-16T13:00:00")
+    (event,) = Calendar.from_ical(chosen.data).walk("VEVENT")
+    assert event.decoded("DTSTART").replace(tzinfo=None) == datetime(2026, 12, 16, 13, 0)
+    unknown = client.get(f"/activities/{a.id}.ics?session=nonsense")
+    (event,) = Calendar.from_ical(unknown.data).walk("VEVENT")
+    assert event.decoded("DTSTART").replace(tzinfo=None) == datetime(2026, 12, 2, 13, 0)
 
 
 def test_map_popups_are_plain_text(client: FlaskClient, db: Session) -> None:

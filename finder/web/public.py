@@ -217,10 +217,15 @@ def recent_sessions(activity: Activity) -> list[date]:
 
 @bp.get("/activities/<int:activity_id>.ics")
 def calendar(activity_id: int) -> Response:
+    """One event: the session asked for (`?session=<start>`, a family's chosen date), else the
+    next one. Not twenty weekly events a phone's calendar cannot take back in one go."""
     activity = _published(activity_id)
-    sessions = upcoming_sessions(
-        db(), activity, now_utc(), 20, current_app.config["OCCURRENCE_WEEKS"]
+    coming = upcoming_sessions(
+        db(), activity, now_utc(), DETAIL_SESSIONS * 4, current_app.config["OCCURRENCE_WEEKS"]
     )
+    asked = request.args.get("session", "")
+    chosen = [s for s in coming if s.starts_at.isoformat() == asked]
+    sessions = chosen or coming[:1]
     t = texts(activity)
     location = ", ".join(
         x for x in (activity.street, f"{activity.postcode} {activity.municipality}") if x

@@ -63,7 +63,7 @@ def test_search_filter_and_open_with_javascript(page: Page, live_server: str) ->
     title = cards.first.locator("h3 a").inner_text()
     cards.first.locator("h3 a").click()
     expect(page.get_by_role("heading", level=1)).to_have_text(title)
-    expect(page.get_by_role("link", name="Add to my calendar")).to_be_visible()
+    expect(page.get_by_role("link", name="Add the next time to my calendar")).to_be_visible()
     _no_horizontal_scroll(page)
     assert foreign == [] and errors == []
 
@@ -83,7 +83,7 @@ def test_same_journey_without_javascript(page_no_js: Page, live_server: str) -> 
     )
     _no_horizontal_scroll(page)
     cards.first.locator("h3 a").click()
-    expect(page.get_by_role("link", name="Add to my calendar")).to_be_visible()
+    expect(page.get_by_role("link", name="Add the next time to my calendar")).to_be_visible()
     assert foreign == []
 
 
