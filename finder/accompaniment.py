@@ -1199,6 +1199,10 @@ class Links:
     def offer(self, offer: RequestOffer, locale: str) -> str:
         raise NotImplementedError
 
+    def people(self, locale: str) -> str:
+        """Where an admin invites staff (/manage/users)."""
+        raise NotImplementedError
+
 
 def _mail_context(
     request: AccompanimentRequest, news: str, locale: str, name: str
@@ -1297,10 +1301,32 @@ def _mail_staff(
 def _mail_coordinators(
     session: Session, request: AccompanimentRequest, news: str, now_utc: datetime, links: Links
 ) -> None:
-    coordinators = session.scalars(
-        select(User).where(User.role == "coordinator", User.active.is_(True))
+    coordinators = list(
+        session.scalars(select(User).where(User.role == "coordinator", User.active.is_(True)))
     )
-    _mail_staff(session, request, news, now_utc, links, only=list(coordinators))
+    if coordinators:
+        _mail_staff(session, request, news, now_utc, links, only=coordinators)
+    elif news == "new_buddy_request":
+        _tell_admins_nobody_coordinates(session, request, now_utc, links)
+
+
+def _tell_admins_nobody_coordinates(
+    session: Session, request: AccompanimentRequest, now_utc: datetime, links: Links
+) -> None:
+    """A family asked for a buddy and no coordinator can answer: the admins hear it (nothing
+    about the family, whose details only a coordinator may see), with where to invite one."""
+    admins = session.scalars(select(User).where(User.role == "admin", User.active.is_(True)))
+    for admin in admins:
+        queue_mail(
+            session,
+            admin.email,
+            admin.preferred_locale,
+            "no_coordinator",
+            now_utc,
+            name=admin.display_name,
+            title=request.activity.title,
+            link=links.people(admin.preferred_locale),
+        )
 
 
 def _mail_family(

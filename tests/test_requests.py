@@ -46,6 +46,9 @@ class Links(acc.Links):
     def offer(self, offer: RequestOffer, locale: str) -> str:
         return f"http://meegaan.test/manage/offers/{offer.id}?lang={locale}"
 
+    def people(self, locale: str) -> str:
+        return f"http://meegaan.test/manage/users?lang={locale}"
+
 
 def login(app: Flask, email: str) -> FlaskClient:
     client = app.test_client()
@@ -943,3 +946,37 @@ def test_the_request_list_pages_and_finds_by_activity_or_reference(
     assert "No request matches this." in client.get(
         "/manage/requests?q=zzz&lang=en"
     ).get_data(as_text=True)
+
+
+def test_with_no_coordinator_the_admins_hear_of_a_buddy_request_without_the_familys_details(
+    db: Session, staff: dict[str, Any]
+) -> None:
+    """Otherwise the family waits for a call nobody was asked to make."""
+    staff["coordinator"].active = False
+    db.flush()
+    a = f.activity(db, org=staff["organisation"], title="Soepmoment")
+
+    def ask(contact: str) -> None:
+        data = acc.FamilyInput(
+            session=NEXT.isoformat(),
+            name="Amal",
+            channel="phone",
+            contact=contact,
+            language="ar",
+            adults=1,
+            children=2,
+            consent=True,
+        )
+        checked = acc.check_input(db, a, data, NOW, SETTINGS)
+        acc.create(db, a, data, checked, "buddy", "ar", NOW, Links())
+        db.flush()
+
+    ask("0470 12 34 56")
+    (mail,) = f.mails_to(db, "admin@example.be")
+    body = mail.body_text or ""
+    assert "Soepmoment" in body and "http://meegaan.test/manage/users" in body
+    assert "Amal" not in body and "0470" not in body and "+32" not in body
+    staff["coordinator"].active = True
+    db.flush()
+    ask("0470 65 43 21")
+    assert len(f.mails_to(db, "admin@example.be")) == 1  # a coordinator answers now

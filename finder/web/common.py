@@ -257,3 +257,6 @@ class WebLinks(Links):
     def offer(self, offer: RequestOffer, locale: str) -> str:
         token = offer_serializer().dumps(offer.id)
         return public_url("requests.offer_link", token=token, lang=locale)
+
+    def people(self, locale: str) -> str:
+        return public_url("manage.users", lang=locale)

@@ -54,6 +54,9 @@ class _Links(acc.Links):
     def offer(self, offer: RequestOffer, locale: str) -> str:
         return f"/manage/offers/{offer.id}"
 
+    def people(self, locale: str) -> str:
+        return "/manage/users"
+
 
 @pytest.fixture(scope="module")
 def world(live_app: Flask) -> dict[str, Any]:
