@@ -1310,6 +1310,14 @@ def _mail_coordinators(
         _tell_admins_nobody_coordinates(session, request, now_utc, links)
 
 
+def has_coordinator(session: Session) -> bool:
+    """Whether anyone can answer a family's buddy request now."""
+    found = session.scalar(
+        select(User.id).where(User.role == "coordinator", User.active.is_(True)).limit(1)
+    )
+    return found is not None
+
+
 def _tell_admins_nobody_coordinates(
     session: Session, request: AccompanimentRequest, now_utc: datetime, links: Links
 ) -> None:

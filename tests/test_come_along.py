@@ -329,3 +329,18 @@ def test_the_promised_date_reads_right_in_slavic_languages(
     assert line, html
     assert "р.." not in line.group(1) and "г.." not in line.group(1)
     assert "до вівторок" not in line.group(1) and "до вторник" not in line.group(1)
+
+
+def test_the_family_is_promised_a_call_only_when_a_coordinator_can_make_it(
+    client: FlaskClient, db: Session, staff: dict[str, Any], limits_reset: None
+) -> None:
+    a = f.activity(db, org=staff["organisation"])
+    for active, contact in ((True, "0470 11 11 11"), (False, "0470 22 22 22")):
+        staff["coordinator"].active = active
+        db.flush()
+        location = client.post(
+            f"/activities/{a.id}/come-along?lang=en", data=form(client, a.id, contact=contact)
+        ).headers["Location"]
+        html = client.get(location).get_data(as_text=True)
+        assert ("The buddy coordinator contacts you" in html) is active
+        assert ("nobody can answer it yet" in html) is not active

@@ -251,6 +251,7 @@ def _status_page(found: AccompanimentRequest, token: str, errors: dict[str, str]
             qr=qr_svg(link),
             choices=session_choices(found.activity) if found.is_open else [],
             answer_by=answer_by(found.created_at),
+            coordinated=found.status != "new" or acc.has_coordinator(db()),
             errors={k: message(v) for k, v in errors.items()},
         ),
         400 if errors else 200,

@@ -82,9 +82,20 @@ def family_status_title(r: AccompanimentRequest) -> str:
     return _("We are waiting for the organiser")
 
 
-def family_status_lines(r: AccompanimentRequest, answer_by: datetime) -> list[str]:
+def family_status_lines(
+    r: AccompanimentRequest, answer_by: datetime, coordinated: bool = True
+) -> list[str]:
+    """What happens next, as the family reads it; `coordinated`: a coordinator can answer
+    (otherwise no promise of a call by a date that nobody will keep)."""
     lines: list[str] = []
-    if r.status in ("new", "offered") and r.mode == "buddy":
+    if r.status == "new" and r.mode == "buddy" and r.origin == "family" and not coordinated:
+        lines.append(
+            _(
+                "Your question has arrived, but nobody can answer it yet. The team that runs "
+                "Meegaan knows and is looking for someone, so it can take longer."
+            )
+        )
+    elif r.status in ("new", "offered") and r.mode == "buddy":
         how = (
             _("by e-mail")
             if r.contact_channel == "email"
