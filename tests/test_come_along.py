@@ -316,7 +316,7 @@ def test_a_changed_date_says_only_who_was_really_told(
 
 @pytest.mark.parametrize("lang", ["uk", "ru"])
 def test_the_promised_date_reads_right_in_slavic_languages(
-    client: FlaskClient, db: Session, lang: str, limits_reset: None
+    client: FlaskClient, db: Session, lang: str, staff: dict[str, Any], limits_reset: None
 ) -> None:
     """No "до вівторок" (a weekday after a preposition takes another case) and no double
     full stop after the year's abbreviation."""
