@@ -13,6 +13,7 @@ from finder import create_app
 from finder.models import Activity, Outbox, User
 from finder.notify import queue_mail
 
+from . import factories as f
 from .conftest import NOW, SmtpServer
 
 
@@ -114,17 +115,7 @@ def test_create_admin_never_promotes_another_account(tmp_path: Path) -> None:
     runner = app.test_cli_runner()
     assert runner.invoke(args=["db-upgrade"]).exit_code == 0
     with app.extensions["meegaan_db"].session() as s:
-        s.add(
-            User(
-                email="org@stad.be",
-                display_name="Org",
-                role="organiser",
-                preferred_locale="nl",
-                active=True,
-                session_version=1,
-                created_at=NOW,
-            )
-        )
+        f.user(s, "org@stad.be", "organiser")
         s.commit()
     refused = runner.invoke(args=["create-admin", "ORG@stad.be"])
     assert refused.exit_code == 1
@@ -156,7 +147,6 @@ def test_requests_tick_erases_what_is_due_and_can_run_again(tmp_path: Path) -> N
 
     from finder.models import AccompanimentRequest
 
-    from . import factories as f
 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 't.sqlite'}", "NOW": NOW})
     assert app.test_cli_runner().invoke(args=["db-upgrade"]).exit_code == 0
@@ -180,7 +170,6 @@ def test_next_sessions_stores_what_has_ended_and_can_run_again(tmp_path: Path) -
     it; a second run finds nothing to do."""
     from datetime import datetime, timedelta
 
-    from . import factories as f
 
     later = NOW + timedelta(hours=8)  # Wednesday's 13:00–15:00 session is over by then
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'n.sqlite'}", "NOW": later})
@@ -531,7 +520,7 @@ def test_mail_on_a_developers_computer_is_kept_and_readable_by_an_admin(
 
     from finder.notify import SmtpSettings, send_due
 
-    from .conftest import AuthActions, _password_hash
+    from .conftest import AuthActions
 
     spec = importlib.util.spec_from_file_location(
         "devmail", Path(__file__).resolve().parent.parent / "scripts" / "devmail.py"
@@ -556,22 +545,7 @@ def test_mail_on_a_developers_computer_is_kept_and_readable_by_an_admin(
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     dev = create_app({**app.config, "ENVIRONMENT": "development"})
     dev.extensions["meegaan_db"] = app.extensions["meegaan_db"]
-    from finder.models import User
-
-
-    db.add(
-        User(
-            email="dev-admin@example.be",
-            password_hash=_password_hash(),
-            display_name="Dev",
-            role="admin",
-            preferred_locale="nl",
-            active=True,
-            session_version=1,
-            created_at=NOW,
-        )
-    )
-    db.flush()
+    f.user(db, "dev-admin@example.be", "admin", signs_in=True)
     client = dev.test_client()
     assert client.get("/manage/mail/").status_code == 302  # staff only
     AuthActions(client).login("dev-admin@example.be")

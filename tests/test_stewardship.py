@@ -90,21 +90,7 @@ def test_moderation_queue_puts_listings_online_or_sends_them_back(
     assert (first.status, second.status) == ("published", "draft")
     assert first.occurrences  # sessions made when it went online
     # Its organisers hear which, with a link on the site's own address.
-    from finder.models import User
-
-    db.add(
-        User(
-            email="nieuw@onbekend.be",
-            display_name="Nieuw",
-            role="organiser",
-            organisation_id=new_org.id,
-            preferred_locale="en",
-            active=True,
-            session_version=1,
-            created_at=NOW,
-        )
-    )
-    db.flush()
+    f.user(db, "nieuw@onbekend.be", "organiser", organisation_id=new_org.id, preferred_locale="en")
     third = f.activity(db, org=new_org, title="Derde", status="pending")
     fourth = f.activity(db, org=new_org, title="Vierde", status="pending")
     client.post(f"/manage/moderation/{third.id}", data={"csrf_token": token, "decision": "approve"})
