@@ -531,3 +531,34 @@ def test_pages_and_forms_answer_while_redis_is_away_and_redis_is_used_again_afte
     finally:
         family.kill()
         family.wait()
+
+
+def test_the_cache_keys_on_every_parameter_the_search_reads(app: Flask) -> None:
+    """web/params.SEARCH_PARAMETERS is what the front cache keys a search on: a parameter the
+    search reads but the list lacks would let two different pages share one copy."""
+    from werkzeug.datastructures import MultiDict
+
+    from finder.web.params import REPEATED_PARAMETERS, SEARCH_PARAMETERS, parse_search
+
+    read: set[str] = set()
+
+    class Watched(MultiDict):  # type: ignore[type-arg]
+
+        def get(self, key: str, *args: Any, **kwargs: Any) -> Any:
+            read.add(key)
+            return super().get(key, *args, **kwargs)
+
+        def getlist(self, key: str, *args: Any, **kwargs: Any) -> Any:
+            read.add(key)
+            return super().getlist(key, *args, **kwargs)
+
+        def __getitem__(self, key: str) -> Any:
+            read.add(key)
+            return super().__getitem__(key)
+
+    with app.test_request_context("/activities"):
+        for args in ({"where": "9000", "tag": "free"}, {"lat": "51.05", "lon": "3.72"}, {}):
+            parse_search(Watched(args))
+    assert read <= SEARCH_PARAMETERS
+    assert {"where", "tag", "lat", "lon", "page", "per_page"} <= read
+    assert REPEATED_PARAMETERS <= SEARCH_PARAMETERS

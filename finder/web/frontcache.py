@@ -41,6 +41,7 @@ from ..resources import TRANSLATIONS
 from ..schedule import to_local
 from ..security import page_headers
 from .common import LANG_COOKIE, choose_locale, lang_cookie
+from .params import REPEATED_PARAMETERS, SEARCH_PARAMETERS
 
 # The pages families land on: home, results and their map, detail (with or without slug) and
 # the JSON API.
@@ -55,27 +56,11 @@ KEEPING = "meegaan.keeping"
 # answered as without a cache: junk parameters cannot fill the cache, and `?where=1000&where=9000`
 # (Flask reads 1000) never shares a page with `?where=9000&where=1000`.
 SEARCH_PATHS = frozenset({"/activities", "/activities/map", "/api/v1/activities"})
-SEARCH_PARAMS = frozenset(
-    {
-        "where",
-        "lat",
-        "lon",
-        "radius_km",
-        "when",
-        "category",
-        "tag",
-        "lang_spoken",
-        "q",
-        "order",
-        "page",
-        "per_page",
-        "lang",
-    }
-)
+SEARCH_PARAMS = SEARCH_PARAMETERS | {"lang"}
 PAGE_PARAMS = frozenset({"lang"})
 # Read with getlist: every value counts, in its order (the API echoes `tags` as given; the
 # search form always sends them in one order, so this costs no hits).
-LIST_PARAMS = frozenset({"tag"})
+LIST_PARAMS = REPEATED_PARAMETERS
 VARY = "Accept-Encoding, Accept-Language, Cookie"
 # Keys an anonymous visitor's session may hold: a form token (after a form page), nothing else.
 ANONYMOUS_SESSION = {"csrf_token"}

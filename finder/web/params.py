@@ -47,6 +47,27 @@ def _int(value: str) -> int | None:
     return int(value) if value.strip().isdigit() and len(value.strip()) < 7 else None
 
 
+# Every parameter parse_search reads (DESIGN §7); only `tag` may be given more than once. The
+# front cache keys a search page on these alone (web/frontcache.py).
+SEARCH_PARAMETERS = frozenset(
+    {
+        "where",
+        "lat",
+        "lon",
+        "radius_km",
+        "when",
+        "category",
+        "tag",
+        "lang_spoken",
+        "q",
+        "order",
+        "page",
+        "per_page",
+    }
+)
+REPEATED_PARAMETERS = frozenset({"tag"})
+
+
 def parse_search(args: MultiDict[str, str]) -> ParsedSearch:
     cfg = current_app.config
     errors: list[ParamError] = []
