@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import smtplib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,7 @@ def _message(mail: Outbox, sender: str) -> EmailMessage:
     msg["To"] = mail.to_address
     msg["Subject"] = mail.subject
     msg["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+    msg["Date"] = format_datetime(datetime.now(UTC))  # not every mail server adds it
     msg.set_content(mail.body_text)
     msg.add_alternative(mail.body_html, subtype="html")
     msg["Content-Language"] = mail.locale  # after: make_alternative moves Content-* headers

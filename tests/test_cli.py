@@ -541,6 +541,7 @@ def test_mail_on_a_developers_computer_is_kept_and_readable_by_an_admin(
     finally:
         controller.stop()
     (kept,) = list((tmp_path / "mail").glob("*.eml"))
+    assert b"\nDate: " in kept.read_bytes()  # every mail says when it was sent
 
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
     dev = create_app({**app.config, "ENVIRONMENT": "development"})
