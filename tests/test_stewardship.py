@@ -305,3 +305,22 @@ def test_a_still_correct_link_mailed_before_links_were_single_use_works_once(
     db.refresh(a)
     assert a.last_confirmed_at == NOW and a.confirm_requested_at is None
     assert client.get(old + "?lang=en").status_code == 404  # spent
+
+
+def test_a_mail_links_an_activity_of_any_script_at_its_own_address(
+    client: FlaskClient, staff: dict[str, Any], db: Session
+) -> None:
+    """The organiser's link opens the page itself (200), not a twice-quoted slug that only a
+    redirect mends."""
+    from finder.web.limits import limiter
+
+    limiter.reset()
+    a = f.activity(db, org=staff["organisation"], title="قهوة الصباح")
+    token = csrf_token(client, f"/activities/{a.id}/report")
+    client.post(f"/activities/{a.id}/report", data={"csrf_token": token, "session_date": ""})
+    limiter.reset()
+    (mail,) = f.mails_to(db, "organiser@example.be")
+    link = re.search(r"http://localhost(/activities/\S+)", mail.body_text or "")
+    assert link, mail.body_text
+    assert "%25" not in link.group(1)
+    assert client.get(link.group(1)).status_code == 200

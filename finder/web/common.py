@@ -23,6 +23,7 @@ from ..models import AccompanimentRequest, Activity, RequestOffer
 from ..notify import SmtpSettings
 from ..paging import MAX_SEARCH_CHARS
 from ..search import SearchSettings
+from ..text import slugify
 from .i18n import locale_code as locale_code  # the page's language; kept in i18n.py
 
 LANG_COOKIE = "lang"
@@ -189,6 +190,13 @@ def public_url(endpoint: str, **values: Any) -> str:
     if has_request_context():
         app.inject_url_defaults(endpoint, values)  # the page's language, as url_for adds it
     return str(cached[1].build(endpoint, values, force_external=True))
+
+
+def public_activity_url(activity: Activity, **values: Any) -> str:
+    """An activity's page for a mail, on PUBLIC_BASE_URL (its title's slug as url_for takes it:
+    unquoted; `Activity.slug` is already quoted for the address)."""
+    slug = slugify(activity.title)
+    return public_url("public.detail", activity_id=activity.id, slug=slug, **values)
 
 
 def confirm_serializer() -> URLSafeTimedSerializer:

@@ -33,7 +33,15 @@ from ..models import (
 )
 from ..paging import like_pattern, paginate
 from .auth import account_message, expires_words, role_words, token_link
-from .common import db, freshness_settings, list_args, now_utc, public_url, smtp_settings
+from .common import (
+    db,
+    freshness_settings,
+    list_args,
+    now_utc,
+    public_activity_url,
+    public_url,
+    smtp_settings,
+)
 from .decorators import login_required, roles_required
 from .forms import HolidayForm, InviteForm, OrganisationForm
 from .i18n import gettext as _
@@ -248,7 +256,7 @@ def moderate(activity_id: int) -> BaseResponse:
     approve = request.form.get("decision") == "approve"
     # Without ?lang=: each organiser reads it in their own language, not the admin's.
     link = (
-        public_url("public.detail", activity_id=activity.id, slug=activity.slug, lang=None)
+        public_activity_url(activity, lang=None)
         if approve
         else public_url("editor.edit", activity_id=activity.id, lang=None)
     )

@@ -35,7 +35,7 @@ from ..search import Pin, SearchResult, map_pins, search
 from ..text import slugify
 from .api import error_response
 from .caching import cached_page
-from .common import db, locale_code, now_utc, public_url, search_settings
+from .common import db, locale_code, now_utc, public_activity_url, search_settings
 from .i18n import gettext as _
 from .limits import limiter
 from .params import parse_search
@@ -193,8 +193,7 @@ def report(activity_id: int) -> BaseResponse | tuple[str, int]:
             return render_template(
                 "report.html", activity=activity, recent=recent, chosen=raw, error=error
             ), 400
-    link = public_url("public.detail", activity_id=activity.id, slug=activity.slug)
-    freshness.report_not_happening(db(), activity, day, now_utc(), link)
+    freshness.report_not_happening(db(), activity, day, now_utc(), public_activity_url(activity))
     db().commit()
     flash(_("Thank you. We told the organiser."))
     return redirect(activity_url(activity))
