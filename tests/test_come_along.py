@@ -344,3 +344,21 @@ def test_the_family_is_promised_a_call_only_when_a_coordinator_can_make_it(
         html = client.get(location).get_data(as_text=True)
         assert ("The buddy coordinator contacts you" in html) is active
         assert ("nobody can answer it yet" in html) is not active
+
+
+def test_a_burst_from_one_ipv6_network_counts_as_one_connection(
+    client: FlaskClient, db: Session, app: Flask, monkeypatch: pytest.MonkeyPatch,
+    limits_reset: None,
+) -> None:
+    """A phone picks any address of its /64: the burst limit counts the network."""
+    monkeypatch.setitem(app.config, "COME_ALONG_LIMIT", "2 per 10 minutes")
+    a = f.activity(db)
+    codes = [
+        client.post(
+            f"/activities/{a.id}/come-along",
+            data=form(client, a.id, contact=f"0470 77 66 {i:02d}"),
+            environ_base={"REMOTE_ADDR": f"2001:db8:5:6::{i + 1:x}"},
+        ).status_code
+        for i in range(3)
+    ]
+    assert codes == [302, 302, 429]

@@ -120,7 +120,7 @@ def _quotas(activity: Activity, contact: str | None) -> list[limits.Quota]:
     same activity from one connection, a burst from one connection. Never one activity for
     everyone: a few addresses could then close it to every family for a day."""
     cfg = current_app.config
-    address = request.remote_addr or ""
+    address = limits.client_address()  # as every other limit counts it (IPv6: per /64)
     quotas = [
         limits.Quota(
             "activity", cfg["COME_ALONG_LIMIT_PER_ACTIVITY"], f"{activity.id}|{address}"
